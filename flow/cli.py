@@ -1,0 +1,89 @@
+"""``qflow`` command line: one sub-command per stage, each a thin wrapper of a library function."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from flow.errors import QflowError
+
+log = logging.getLogger("flow.cli")
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from flow.recipe import load_recipe
+    from flow.stages import train_recipe
+
+    recipe = load_recipe(args.recipe)
+    result = train_recipe(recipe, progress=not args.quiet)
+    print(f"{recipe.name}: test accuracy {result.test_accuracy:.4f} after {result.epochs} epochs "
+          f"({result.seconds:.1f} s) -> build/{recipe.name}/model.pt")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from flow.recipe import load_recipe
+    from flow.stages import export_recipe
+
+    recipe = load_recipe(args.recipe)
+    summary = export_recipe(recipe)
+    print(f"{recipe.name}: QONNX vs PyTorch on {summary['samples']} test samples: "
+          f"{summary['differing_outputs']} differing outputs ({summary['differing_samples']} samples) "
+          f"-> {summary['qonnx']}")
+    return 0
+
+
+def _cmd_recipes(args: argparse.Namespace) -> int:
+    from flow.recipe import available_recipes, load_recipe
+
+    for name in available_recipes():
+        recipe = load_recipe(name)
+        first_line = (recipe.description or "").strip().splitlines()[0] if recipe.description else ""
+        print(f"{name:24s} {recipe.dataset:8s} {first_line}")
+    return 0
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from flow.synth import synth
+
+    return synth(args.recipe, progress=not args.quiet)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    common.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    parser = argparse.ArgumentParser(prog="qflow", description=__doc__, parents=[common])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, func, text in (
+        ("train", _cmd_train, "train a recipe -> build/<recipe>/model.pt, metrics.json"),
+        ("export", _cmd_export, "export to QONNX and check it equals PyTorch on the test split"),
+        ("synth", _cmd_synth, "the whole flow: train if needed, export, compile, simulate, synthesize"),
+    ):
+        p = sub.add_parser(name, help=text, description=text, parents=[common])
+        p.add_argument("recipe", help="built-in recipe name (see 'qflow recipes') or path to a recipe .py file")
+        p.set_defaults(func=func)
+    p = sub.add_parser("recipes", help="list the built-in recipes", parents=[common])
+    p.set_defaults(func=_cmd_recipes)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return int(args.func(args) or 0)
+    except QflowError as exc:
+        print(f"qflow: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("qflow: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

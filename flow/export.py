@@ -1,0 +1,196 @@
+"""Brevitas -> QONNX export, cleanup, and the exactness check against PyTorch.
+
+``export_qonnx(model, input_shape, path)`` writes one self-contained ``.onnx`` file (no external data):
+Brevitas' QONNX export, qonnx cleanup (constant folding, unique readable names, shapes, datatypes),
+every ``Gemm`` rewritten as ``Transpose`` + ``MatMul`` (+ ``Add``) because hls4ml does not take Gemm
+(qonnx 1.0's own ``GemmToMatMul`` crashes on bias-free Gemm), then checked for exactness (every quantizer
+scale a power of two). ``compare_with_torch`` runs both on a whole split and counts differing outputs.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+from onnx import helper
+from torch import nn
+
+from flow import compat
+from flow.errors import ExportError, NotExactError
+from flow.io import atomic_path
+
+log = logging.getLogger(__name__)
+
+QUANT_OPS = ("Quant", "BipolarQuant", "Trunc")
+
+
+def export_qonnx(model: nn.Module, input_shape: tuple[int, ...], path: str | Path):
+    """Export ``model`` (eval mode) to a cleaned QONNX file at ``path``; return the qonnx ModelWrapper.
+
+    ``input_shape`` excludes the batch dimension (the file has batch size 1).
+    Raises :class:`NotExactError` if a quantizer scale is not a power of two.
+    """
+    from brevitas.export import export_qonnx as brevitas_export_qonnx
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    compat.apply()
+    model = model.eval()
+    with tempfile.TemporaryDirectory(prefix="qflow-export-") as tmp:
+        raw = Path(tmp) / "raw.onnx"
+        try:
+            with torch.no_grad():
+                brevitas_export_qonnx(model, input_t=torch.zeros(1, *input_shape), export_path=str(raw))
+        except Exception as exc:
+            raise ExportError(f"Brevitas QONNX export of {type(model).__name__} failed: {exc}") from exc
+        proto = onnx.load(str(raw), load_external_data=True)
+    wrapper = clean(ModelWrapper(proto))
+    check_exact(wrapper)
+    with atomic_path(path) as tmp_path:
+        wrapper.save(str(tmp_path))
+    log.info("wrote %s (%d nodes)", path, len(wrapper.graph.node))
+    return wrapper
+
+
+def clean(model):
+    """Cleanup passes: names, shapes, datatypes, Gemm -> MatMul, constant folding, IR version."""
+    from qonnx.transformation.general import GiveReadableTensorNames, GiveUniqueNodeNames
+    from qonnx.transformation.infer_datatypes import InferDataTypes
+    from qonnx.transformation.infer_shapes import InferShapes
+    from qonnx.util.cleanup import cleanup_model
+
+    model.model.ir_version = compat.IR_VERSION
+    model = cleanup_model(model)
+    model = rewrite_gemm_as_matmul(model)
+    model = cleanup_model(model)
+    for transformation in (InferShapes(), InferDataTypes(), GiveUniqueNodeNames(), GiveReadableTensorNames()):
+        model = model.transform(transformation)
+    model.model.ir_version = compat.IR_VERSION
+    return model
+
+
+def rewrite_gemm_as_matmul(model):
+    """Replace each ``Gemm(A, B[, C])`` (alpha=beta=1, no transA) by ``MatMul(A, B or B^T) [+ C]``."""
+    graph = model.graph
+    for index, node in enumerate(list(graph.node)):
+        if node.op_type != "Gemm":
+            continue
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        if attrs.get("transA", 0) != 0 or attrs.get("alpha", 1.0) != 1.0 or attrs.get("beta", 1.0) != 1.0:
+            raise ExportError(
+                f"Gemm node {node.name!r}: expected transA=0, alpha=1, beta=1, got {attrs}"
+            )
+        a, b = node.input[0], node.input[1]
+        c = node.input[2] if len(node.input) > 2 and node.input[2] else None
+        new_nodes = []
+        if attrs.get("transB", 0):
+            b_t = model.make_new_valueinfo_name()
+            new_nodes.append(helper.make_node("Transpose", [b], [b_t], perm=[1, 0], name=f"{node.name}_wT"))
+            b = b_t
+        out = node.output[0]
+        mm_out = model.make_new_valueinfo_name() if c else out
+        new_nodes.append(helper.make_node("MatMul", [a, b], [mm_out], name=f"{node.name}_matmul"))
+        if c:
+            new_nodes.append(helper.make_node("Add", [mm_out, c], [out], name=f"{node.name}_bias"))
+        graph.node.remove(node)
+        for offset, new in enumerate(new_nodes):
+            graph.node.insert(index + offset, new)
+    return model
+
+
+def is_power_of_two(values: np.ndarray) -> bool:
+    """True if every entry is a positive power of two (2^k, any integer k)."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0 or np.any(values <= 0) or not np.all(np.isfinite(values)):
+        return False
+    mantissa, _ = np.frexp(values)
+    return bool(np.all(mantissa == 0.5))
+
+
+def check_exact(model) -> None:
+    """Raise :class:`NotExactError` naming the node if a quantizer's scale is not a power of two."""
+    for node in model.graph.node:
+        if node.op_type == "Quant":
+            scale = model.get_initializer(node.input[1])
+            zero_point = model.get_initializer(node.input[2])
+            if scale is None:
+                raise NotExactError(f"Quant node {node.name!r}: expected a constant scale, got a computed tensor")
+            if not is_power_of_two(scale):
+                raise NotExactError(
+                    f"Quant node {node.name!r}: expected a power-of-two scale, got {np.ravel(scale)[:4]} "
+                    "(use the qflow presets or Brevitas '*FixedPoint' quantizers)"
+                )
+            if zero_point is None or np.any(np.asarray(zero_point) != 0):
+                raise NotExactError(f"Quant node {node.name!r}: expected zero-point 0, got {zero_point}")
+        elif node.op_type == "BipolarQuant":
+            scale = model.get_initializer(node.input[1])
+            if scale is None or not is_power_of_two(scale):
+                raise NotExactError(f"BipolarQuant node {node.name!r}: expected a power-of-two scale, got {scale}")
+
+
+def load_qonnx(path: str | Path):
+    """Load a QONNX file as a ModelWrapper, with a clear error for a missing or corrupt file."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    compat.apply()
+    path = Path(path)
+    if not path.is_file():
+        raise ExportError(f"{path}: QONNX file not found (run 'qflow export' first)")
+    try:
+        proto = onnx.load(str(path))
+        onnx.checker.check_model(proto)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ExportError(f"{path}: expected a valid ONNX model, could not parse it ({first})") from exc
+    return ModelWrapper(proto)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Result of comparing two executions output for output."""
+
+    samples: int
+    differing_samples: int
+    differing_outputs: int
+    max_abs_difference: float
+    argmax_agreement: float
+
+    def as_dict(self) -> dict:
+        return {
+            "samples": self.samples,
+            "differing_samples": self.differing_samples,
+            "differing_outputs": self.differing_outputs,
+            "max_abs_difference": self.max_abs_difference,
+            "argmax_agreement": self.argmax_agreement,
+        }
+
+
+def compare_outputs(a: np.ndarray, b: np.ndarray) -> Comparison:
+    """Exact (``==``) comparison of two output batches of equal shape."""
+    if a.shape != b.shape:
+        raise ValueError(f"compare_outputs: shapes differ: {a.shape} vs {b.shape}")
+    differ = a != b
+    per_sample = differ.reshape(len(a), -1).any(axis=1)
+    return Comparison(
+        samples=len(a),
+        differing_samples=int(per_sample.sum()),
+        differing_outputs=int(differ.sum()),
+        max_abs_difference=float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64)), initial=0.0)),
+        argmax_agreement=float(
+            (a.reshape(len(a), -1).argmax(1) == b.reshape(len(b), -1).argmax(1)).mean()
+        ) if len(a) else 1.0,
+    )
+
+
+def compare_with_torch(model: nn.Module, qonnx_model, x: np.ndarray) -> Comparison:
+    """Run PyTorch and the QONNX graph (via :class:`~flow.reference.Reference`) on ``x``; compare exactly."""
+    from flow.qat.train import predict
+    from flow.reference import Reference
+
+    torch_out = predict(model, x)
+    ref_out = Reference(qonnx_model).run(x)
+    return compare_outputs(torch_out, ref_out.astype(torch_out.dtype))

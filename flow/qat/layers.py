@@ -1,0 +1,78 @@
+"""Quantized building blocks on top of Brevitas (``QLinear``, ``QConv2d``, ``QAct``).
+
+Each block takes a preset (string or :class:`~flow.qat.quant.QuantSpec`) and returns a plain
+Brevitas module, so anything Brevitas exports, qflow exports. With the preset ``"float"`` the block is
+the ordinary torch module (for float baselines).
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from flow.qat.quant import Kind, QuantSpec, act_quantizer, parse, weight_quantizer
+
+
+def QLinear(in_features: int, out_features: int, weight: str | QuantSpec = "int8", bias: bool = False) -> nn.Module:
+    """A fully connected layer with quantized weights (bias-free by default: BatchNorm supplies the offset)."""
+    spec = parse(weight)
+    if spec.kind is Kind.FLOAT:
+        return nn.Linear(in_features, out_features, bias=bias)
+    from brevitas.nn import QuantLinear
+
+    return QuantLinear(
+        in_features, out_features, bias=bias, weight_quant=weight_quantizer(spec), **_bias_kwargs(bias)
+    )
+
+
+def QConv2d(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int,
+    weight: str | QuantSpec = "int8",
+    stride: int = 1,
+    padding: int = 0,
+    bias: bool = False,
+) -> nn.Module:
+    """A 2-D convolution with quantized weights (bias-free by default)."""
+    spec = parse(weight)
+    if spec.kind is Kind.FLOAT:
+        return nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=bias)
+    from brevitas.nn import QuantConv2d
+
+    return QuantConv2d(
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=stride,
+        padding=padding,
+        bias=bias,
+        weight_quant=weight_quantizer(spec),
+        **_bias_kwargs(bias),
+    )
+
+
+def QAct(spec: str | QuantSpec, max_val: float = 1.0) -> nn.Module:
+    """An activation quantizer.
+
+    ``binary``/``ternary``/``int<k>`` quantize a signed value (QuantIdentity: sign, ternary or clamp-round);
+    ``uint<k>`` is a quantized ReLU. ``max_val`` initialises the learned power-of-two scale (int/uint).
+    Use it as the first layer to quantize the network input.
+    """
+    parsed = parse(spec)
+    if parsed.kind is Kind.FLOAT:
+        return nn.ReLU()
+    from brevitas.nn import QuantIdentity, QuantReLU
+
+    quantizer = act_quantizer(parsed, max_val=max_val)
+    if parsed.kind is Kind.UINT:
+        return QuantReLU(act_quant=quantizer)
+    return QuantIdentity(act_quant=quantizer)
+
+
+def _bias_kwargs(bias: bool) -> dict:
+    if not bias:
+        return {}
+    # A bias must be exact in hardware: quantize it to 16 bits with the accumulator's scale.
+    from brevitas.quant import Int16Bias
+
+    return {"bias_quant": Int16Bias}

@@ -1,0 +1,168 @@
+"""Seeded, deterministic training and evaluation on CPU, with checkpoints.
+
+``train(model, dataset, config)`` runs ``config.epochs`` epochs of Adam/SGD on cross-entropy with a
+progress bar and returns a :class:`TrainResult`; the same seed gives the same weights on the same machine.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from flow.errors import CheckpointError
+from flow.io import atomic_path
+from flow.qat.data import Dataset, Split
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training hyperparameters of a recipe."""
+
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-2
+    optimizer: str = "adam"  # "adam" or "sgd"
+    weight_decay: float = 0.0
+    lr_schedule: str = "cosine"  # "cosine" or "constant"
+    seed: int = 0
+    # One thread: these nets are small, and with a second busy core (a Verilator build) 2 threads made
+    # each step ~20x slower (OpenMP spin-waiting). Measured on the 2-core machine.
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in ("adam", "sgd"):
+            raise ValueError(f"TrainConfig.optimizer: expected 'adam' or 'sgd', got {self.optimizer!r}")
+        if self.lr_schedule not in ("cosine", "constant"):
+            raise ValueError(f"TrainConfig.lr_schedule: expected 'cosine' or 'constant', got {self.lr_schedule!r}")
+        if self.epochs < 0 or self.batch_size < 1:
+            raise ValueError(f"TrainConfig: epochs >= 0 and batch_size >= 1 expected, got {self}")
+
+
+@dataclass
+class TrainResult:
+    test_accuracy: float
+    train_accuracy: float
+    epochs: int
+    seconds: float
+    history: list[dict] = field(default_factory=list)
+
+
+def seed_everything(seed: int, threads: int = 1) -> None:
+    """Seed torch and numpy and make CPU kernels deterministic."""
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def _batches(split: Split, batch_size: int, generator: torch.Generator | None):
+    n = len(split)
+    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+    x = torch.from_numpy(split.x)
+    y = torch.from_numpy(split.y)
+    for start in range(0, n, batch_size):
+        idx = order[start : start + batch_size]
+        yield x[idx], y[idx]
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+    """Model outputs (float32 numpy) for inputs ``x`` in eval mode."""
+    model.eval()
+    outs = [model(torch.from_numpy(x[i : i + batch_size])) for i in range(0, len(x), batch_size)]
+    return torch.cat(outs).numpy()
+
+
+def evaluate(model: nn.Module, split: Split) -> float:
+    """Top-1 accuracy (0..1) of ``model`` on ``split``."""
+    if len(split) == 0:
+        return float("nan")
+    logits = predict(model, split.x)
+    return float((logits.argmax(axis=1) == split.y).mean())
+
+
+def train(model: nn.Module, dataset: Dataset, config: TrainConfig, progress: bool = True) -> TrainResult:
+    """Train ``model`` in place on ``dataset.train``; evaluate on ``dataset.test`` after each epoch."""
+    from tqdm import tqdm
+
+    seed_everything(config.seed, config.threads)
+    generator = torch.Generator().manual_seed(config.seed)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if config.optimizer == "adam":
+        opt: torch.optim.Optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    else:
+        opt = torch.optim.SGD(params, lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
+    steps_per_epoch = -(-len(dataset.train) // config.batch_size)
+    total = max(1, config.epochs * steps_per_epoch)
+    sched = (
+        torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)
+        if config.lr_schedule == "cosine"
+        else torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
+    )
+    loss_fn = nn.CrossEntropyLoss()
+    history: list[dict] = []
+    start = time.perf_counter()
+    bar = tqdm(total=total, desc="train", unit="step", disable=not progress, leave=False)
+    for epoch in range(config.epochs):
+        model.train()
+        running = 0.0
+        for xb, yb in _batches(dataset.train, config.batch_size, generator):
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            opt.step()
+            sched.step()
+            running += float(loss.detach()) * len(yb)
+            bar.update(1)
+        test_acc = evaluate(model, dataset.test)
+        entry = {"epoch": epoch + 1, "loss": running / len(dataset.train), "test_accuracy": test_acc}
+        history.append(entry)
+        bar.set_postfix(loss=f"{entry['loss']:.3f}", test=f"{test_acc:.4f}")
+        log.info("epoch %d: loss %.4f test accuracy %.4f", epoch + 1, entry["loss"], test_acc)
+    bar.close()
+    seconds = time.perf_counter() - start
+    return TrainResult(
+        test_accuracy=evaluate(model, dataset.test),
+        train_accuracy=evaluate(model, dataset.train),
+        epochs=config.epochs,
+        seconds=seconds,
+        history=history,
+    )
+
+
+def save_checkpoint(model: nn.Module, path: str | Path, meta: dict | None = None) -> Path:
+    """Save ``model``'s state dict (and ``meta``) atomically to ``path``."""
+    with atomic_path(path) as tmp:
+        torch.save({"state_dict": model.state_dict(), "meta": meta or {}}, tmp)
+    return Path(path)
+
+
+def load_checkpoint(model: nn.Module, path: str | Path) -> dict:
+    """Load a checkpoint written by :func:`save_checkpoint` into ``model``; return its ``meta``."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found (run 'qflow train' for this recipe first)")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=False)
+        state = blob["state_dict"]
+    except Exception as exc:
+        raise CheckpointError(f"{path}: expected a qflow checkpoint, could not read it ({exc})") from exc
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CheckpointError(f"{path}: checkpoint does not match the recipe's model ({first})") from exc
+    model.eval()
+    return dict(blob.get("meta", {}))
+
+
+def config_dict(config: TrainConfig) -> dict:
+    return asdict(config)

@@ -1,0 +1,122 @@
+"""Recipes: one Python file per network, found by name in ``models/`` or given as a path.
+
+A recipe file defines ``RECIPE = Recipe(...)``:
+
+* ``name``        -- build directory name (``build/<name>/``).
+* ``dataset``     -- ``"digits"`` or ``"mnist5k"`` (see :mod:`flow.qat.data`), ``input_range``, ``input_shape``.
+* ``build``       -- a zero-argument callable returning a fresh ``nn.Module`` (Brevitas/qflow layers).
+* ``train``       -- a :class:`~flow.qat.train.TrainConfig` (epochs, lr, batch size, seed, ...).
+* ``hardware``    -- a :class:`HardwareConfig` with default folding for the RTL flow.
+* ``fit``         -- optional custom trainer ``fit(model, dataset, recipe) -> TrainResult`` (e.g. ADMM);
+  the default is :func:`flow.qat.train.train`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+from torch import nn
+
+from flow.errors import RecipeError
+from flow.qat.data import DATASETS
+from flow.qat.train import TrainConfig
+
+
+@dataclass(frozen=True)
+class Fold:
+    """Parallelism of one layer: ``pe`` output channels and ``simd`` inputs per cycle."""
+
+    pe: int
+    simd: int
+
+
+@dataclass(frozen=True)
+class HardwareConfig:
+    """Default hardware settings of a recipe.
+
+    ``default_folding`` is ``"parallel"`` (one vector per cycle: PE = outputs, SIMD = inputs) or
+    ``"folded"`` (the RTL flow picks small PE/SIMD); ``layers`` overrides it per layer name.
+    ``clock_mhz`` is the clock assumed when cycles are turned into time (Yosys gives no timing).
+    """
+
+    default_folding: str = "parallel"
+    layers: Mapping[str, Fold] = field(default_factory=lambda: MappingProxyType({}))
+    clock_mhz: float = 200.0
+
+    def __post_init__(self) -> None:
+        if self.default_folding not in ("parallel", "folded"):
+            raise RecipeError(
+                f"HardwareConfig.default_folding: expected 'parallel' or 'folded', got {self.default_folding!r}"
+            )
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    dataset: str
+    build: Callable[[], nn.Module]
+    train: TrainConfig = field(default_factory=TrainConfig)
+    input_range: tuple[float, float] = (0.0, 1.0)
+    input_shape: str = "flat"
+    hardware: HardwareConfig = field(default_factory=HardwareConfig)
+    description: str = ""
+    fit: Callable | None = None
+    source: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.dataset not in DATASETS:
+            raise RecipeError(f"recipe {self.name!r}: dataset expected one of {DATASETS}, got {self.dataset!r}")
+        if not callable(self.build):
+            raise RecipeError(f"recipe {self.name!r}: 'build' must be a callable returning an nn.Module")
+
+
+def models_dir() -> Path:
+    """The directory of built-in recipes (``$QFLOW_MODELS`` or ``<repo>/models``)."""
+    env = os.environ.get("QFLOW_MODELS")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "models"
+
+
+def available_recipes() -> list[str]:
+    return sorted(p.stem for p in models_dir().glob("*.py") if not p.name.startswith("_"))
+
+
+def load_recipe(name_or_path: str | os.PathLike[str]) -> Recipe:
+    """Load a recipe by built-in name (``tfc_w1a1``) or by path (``path/to/my_recipe.py``)."""
+    text = str(name_or_path)
+    path = Path(text)
+    if path.suffix == ".py" or os.sep in text:
+        if not path.is_file():
+            raise RecipeError(f"{path}: recipe file not found")
+    else:
+        path = models_dir() / f"{text}.py"
+        if not path.is_file():
+            known = ", ".join(available_recipes()) or "none"
+            raise RecipeError(f"recipe {text!r} not found in {models_dir()} (available: {known})")
+    module_name = f"qflow_recipe_{path.stem}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise RecipeError(f"{path}: cannot be imported as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except RecipeError:
+        raise
+    except Exception as exc:
+        raise RecipeError(f"{path}: error while importing the recipe: {type(exc).__name__}: {exc}") from exc
+    recipe = getattr(module, "RECIPE", None)
+    if not isinstance(recipe, Recipe):
+        raise RecipeError(f"{path}: expected a module-level 'RECIPE = Recipe(...)', found {type(recipe).__name__}")
+    return _with_source(recipe, path)
+
+
+def _with_source(recipe: Recipe, path: Path) -> Recipe:
+    from dataclasses import replace
+
+    return replace(recipe, source=path.resolve())

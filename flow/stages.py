@@ -1,0 +1,98 @@
+"""The flow's stages for a recipe; each reads the previous stage's artefact and writes its own.
+
+``train_recipe`` -> ``model.pt`` + ``metrics.json``; ``export_recipe`` -> ``model.qonnx.onnx`` +
+``export.json``. Each stage can be re-run alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+from dataclasses import asdict
+
+from torch import nn
+
+from flow.io import write_json
+from flow.paths import RecipePaths, recipe_paths
+from flow.qat.data import Dataset, load_dataset
+from flow.qat.train import TrainResult, load_checkpoint, save_checkpoint, train
+from flow.recipe import Recipe
+
+log = logging.getLogger(__name__)
+
+
+def recipe_dataset(recipe: Recipe) -> Dataset:
+    return load_dataset(recipe.dataset, input_range=recipe.input_range, shape=recipe.input_shape)
+
+
+def train_recipe(recipe: Recipe, progress: bool = True, paths: RecipePaths | None = None) -> TrainResult:
+    """Train ``recipe`` and write its checkpoint and ``metrics.json``."""
+    paths = paths or recipe_paths(recipe.name)
+    dataset = recipe_dataset(recipe)
+    model = recipe.build()
+    fit = recipe.fit or (lambda m, d, r: train(m, d, r.train, progress=progress))
+    result: TrainResult = fit(model, dataset, recipe)
+    meta = {"recipe": recipe.name, "source": str(recipe.source) if recipe.source else None}
+    save_checkpoint(model, paths.checkpoint, meta=meta)
+    write_json(
+        paths.metrics,
+        {
+            "recipe": recipe.name,
+            "dataset": recipe.dataset,
+            "test_samples": len(dataset.test),
+            "test_accuracy": result.test_accuracy,
+            "train_accuracy": result.train_accuracy,
+            "epochs": result.epochs,
+            "train_seconds": round(result.seconds, 2),
+            "train_config": asdict(recipe.train),
+            "history": result.history,
+            "machine": platform.machine(),
+        },
+    )
+    log.info("%s: test accuracy %.4f after %d epochs (%.1f s)", recipe.name, result.test_accuracy,
+             result.epochs, result.seconds)
+    return result
+
+
+def trained_model(recipe: Recipe, paths: RecipePaths | None = None) -> nn.Module:
+    """The recipe's model with its checkpoint loaded (eval mode)."""
+    paths = paths or recipe_paths(recipe.name)
+    model = recipe.build()
+    load_checkpoint(model, paths.checkpoint)
+    return model
+
+
+def export_recipe(recipe: Recipe, paths: RecipePaths | None = None) -> dict:
+    """Export the trained recipe to ``model.qonnx.onnx`` and check it against PyTorch on the test split.
+
+    Writes ``export.json`` with the comparison. Raises :class:`~flow.errors.NotExactError` when the
+    exported graph differs from PyTorch on any output (power-of-two models must match exactly).
+    """
+    from flow.errors import NotExactError
+    from flow.export import compare_with_torch, export_qonnx
+
+    paths = paths or recipe_paths(recipe.name)
+    model = trained_model(recipe, paths)
+    dataset = recipe_dataset(recipe)
+    input_shape = tuple(dataset.test.x.shape[1:])
+    # Write the graph under a temporary name first: a graph that fails the check must not look complete.
+    candidate = paths.qonnx.with_name(paths.qonnx.name + ".unchecked")
+    wrapper = export_qonnx(model, input_shape, candidate)
+    comparison = compare_with_torch(model, wrapper, dataset.test.x)
+    summary = {
+        "recipe": recipe.name,
+        "qonnx": str(paths.qonnx),
+        "split": "test",
+        **comparison.as_dict(),
+        "nodes": [n.op_type for n in wrapper.graph.node],
+    }
+    write_json(paths.export_check, summary)
+    if comparison.differing_outputs:
+        raise NotExactError(
+            f"{candidate}: QONNX execution differs from PyTorch on {comparison.differing_samples} of "
+            f"{comparison.samples} test samples (max |diff| {comparison.max_abs_difference:g}); "
+            "expected exact equality for power-of-two quantizers"
+        )
+    candidate.replace(paths.qonnx)
+    log.info("%s: QONNX == PyTorch on all %d test samples", recipe.name, comparison.samples)
+    return summary
