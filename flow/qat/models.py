@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 from torch import nn
@@ -27,7 +28,7 @@ def mlp(
     if len(sizes) < 2:
         raise ValueError(f"mlp sizes: expected at least [in, out], got {list(sizes)}")
     layers: list[nn.Module] = [QAct(input_act, max_val=input_max)]
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=False)):
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
         last = i == len(sizes) - 2
         layers.append(QLinear(n_in, n_out, weight=(last_weight or weight) if last else weight))
         if not last:
