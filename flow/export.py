@@ -21,12 +21,19 @@ from onnx import helper
 from torch import nn
 
 from flow import compat
-from flow.errors import ExportError, NotExactError
+from flow.errors import ExportError, NotExactError, UnsupportedError
 from flow.io import atomic_path
 
 log = logging.getLogger(__name__)
 
 QUANT_OPS = ("Quant", "BipolarQuant", "Trunc")
+# ONNX op types the flow accepts after cleanup; anything else is refused at export, naming the node.
+SUPPORTED_OPS = frozenset(
+    {
+        "Quant", "BipolarQuant", "MatMul", "Add", "Mul", "BatchNormalization", "Relu",
+        "Reshape", "Flatten", "Conv", "MaxPool", "Transpose", "Identity", "Pad",
+    }
+)
 
 
 def export_qonnx(model: nn.Module, input_shape: tuple[int, ...], path: str | Path):
@@ -49,6 +56,7 @@ def export_qonnx(model: nn.Module, input_shape: tuple[int, ...], path: str | Pat
             raise ExportError(f"Brevitas QONNX export of {type(model).__name__} failed: {exc}") from exc
         proto = onnx.load(str(raw), load_external_data=True)
     wrapper = clean(ModelWrapper(proto))
+    check_supported(wrapper)
     check_exact(wrapper)
     with atomic_path(path) as tmp_path:
         wrapper.save(str(tmp_path))
@@ -102,6 +110,16 @@ def rewrite_gemm_as_matmul(model):
     return model
 
 
+def check_supported(model) -> None:
+    """Raise :class:`UnsupportedError` naming the first node whose op type the flow cannot take."""
+    for node in model.graph.node:
+        if node.op_type not in SUPPORTED_OPS:
+            raise UnsupportedError(
+                f"node {node.name!r}: op type {node.op_type!r} is not supported by qflow "
+                f"(expected one of {', '.join(sorted(SUPPORTED_OPS))})"
+            )
+
+
 def is_power_of_two(values: np.ndarray) -> bool:
     """True if every entry is a positive power of two (2^k, any integer k)."""
     values = np.asarray(values, dtype=np.float64)
@@ -120,9 +138,14 @@ def check_exact(model) -> None:
             if scale is None:
                 raise NotExactError(f"Quant node {node.name!r}: expected a constant scale, got a computed tensor")
             if not is_power_of_two(scale):
+                hint = (
+                    "the learned scale collapsed to Brevitas' lower clamp during training: lower the learning "
+                    "rate or raise the activation's max_val"
+                    if np.all(np.asarray(scale) <= 1e-8)
+                    else "use the qflow presets or Brevitas '*FixedPoint' quantizers"
+                )
                 raise NotExactError(
-                    f"Quant node {node.name!r}: expected a power-of-two scale, got {np.ravel(scale)[:4]} "
-                    "(use the qflow presets or Brevitas '*FixedPoint' quantizers)"
+                    f"Quant node {node.name!r}: expected a power-of-two scale, got {np.ravel(scale)[:4]} ({hint})"
                 )
             if zero_point is None or np.any(np.asarray(zero_point) != 0):
                 raise NotExactError(f"Quant node {node.name!r}: expected zero-point 0, got {zero_point}")

@@ -15,7 +15,7 @@ from torch import nn
 from flow.io import write_json
 from flow.paths import RecipePaths, recipe_paths
 from flow.qat.data import Dataset, load_dataset
-from flow.qat.train import TrainResult, load_checkpoint, save_checkpoint, train
+from flow.qat.train import TrainResult, load_checkpoint, save_checkpoint, seed_everything, train
 from flow.recipe import Recipe
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,7 @@ def train_recipe(recipe: Recipe, progress: bool = True, paths: RecipePaths | Non
     """Train ``recipe`` and write its checkpoint and ``metrics.json``."""
     paths = paths or recipe_paths(recipe.name)
     dataset = recipe_dataset(recipe)
+    seed_everything(recipe.train.seed, recipe.train.threads)  # the initial weights depend on the seed too
     model = recipe.build()
     fit = recipe.fit or (lambda m, d, r: train(m, d, r.train, progress=progress))
     result: TrainResult = fit(model, dataset, recipe)

@@ -15,7 +15,7 @@ RECIPE = Recipe(
     dataset="mnist5k",
     input_range=(-1.0, 1.0),
     build=build,
-    train=TrainConfig(epochs=10, batch_size=64, lr=1e-2, optimizer="adam", seed=0),
+    train=TrainConfig(epochs=10, batch_size=64, lr=1e-2, optimizer="adam", seed=0, logit_scale=0.0625),
     # Fully parallel SFC is too large to verilate comfortably on 2 cores: fold it by default.
     hardware=HardwareConfig(default_folding="folded", clock_mhz=200.0),
 )

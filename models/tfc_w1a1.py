@@ -18,6 +18,6 @@ RECIPE = Recipe(
     dataset="mnist5k",
     input_range=(-1.0, 1.0),
     build=build,
-    train=TrainConfig(epochs=12, batch_size=64, lr=1e-2, optimizer="adam", seed=0),
+    train=TrainConfig(epochs=20, batch_size=64, lr=1e-2, optimizer="adam", seed=0, logit_scale=0.125),
     hardware=HardwareConfig(default_folding="parallel", clock_mhz=200.0),
 )

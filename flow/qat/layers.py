@@ -19,9 +19,10 @@ def QLinear(in_features: int, out_features: int, weight: str | QuantSpec = "int8
         return nn.Linear(in_features, out_features, bias=bias)
     from brevitas.nn import QuantLinear
 
-    return QuantLinear(
+    layer = QuantLinear(
         in_features, out_features, bias=bias, weight_quant=weight_quantizer(spec), **_bias_kwargs(bias)
     )
+    return _init_for(spec, layer)
 
 
 def QConv2d(
@@ -39,7 +40,7 @@ def QConv2d(
         return nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=bias)
     from brevitas.nn import QuantConv2d
 
-    return QuantConv2d(
+    layer = QuantConv2d(
         in_channels,
         out_channels,
         kernel_size,
@@ -49,6 +50,7 @@ def QConv2d(
         weight_quant=weight_quantizer(spec),
         **_bias_kwargs(bias),
     )
+    return _init_for(spec, layer)
 
 
 def QAct(spec: str | QuantSpec, max_val: float = 1.0) -> nn.Module:
@@ -67,6 +69,14 @@ def QAct(spec: str | QuantSpec, max_val: float = 1.0) -> nn.Module:
     if parsed.kind is Kind.UINT:
         return QuantReLU(act_quant=quantizer)
     return QuantIdentity(act_quant=quantizer)
+
+
+def _init_for(spec: QuantSpec, layer: nn.Module) -> nn.Module:
+    """Ternary weights have scale 1 and threshold 1/2: the default init (|w| << 1/2) would make every weight
+    0, the layer's output 0 and the next activation's scale statistic 0. Start them uniform in [-1, 1]."""
+    if spec.kind is Kind.TERNARY:
+        nn.init.uniform_(layer.weight, -1.0, 1.0)
+    return layer
 
 
 def _bias_kwargs(bias: bool) -> dict:

@@ -36,6 +36,9 @@ class TrainConfig:
     # One thread: these nets are small, and with a second busy core (a Verilator build) 2 threads made
     # each step ~20x slower (OpenMP spin-waiting). Measured on the 2-core machine.
     threads: int = 1
+    # The loss sees logits * logit_scale. Binary last layers output integer logits up to +-fan_in, which makes
+    # cross-entropy far too sharp; a loss-only temperature fixes that without touching the exported graph.
+    logit_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("adam", "sgd"):
@@ -90,7 +93,11 @@ def evaluate(model: nn.Module, split: Split) -> float:
 
 
 def train(model: nn.Module, dataset: Dataset, config: TrainConfig, progress: bool = True) -> TrainResult:
-    """Train ``model`` in place on ``dataset.train``; evaluate on ``dataset.test`` after each epoch."""
+    """Train ``model`` in place on ``dataset.train``; evaluate on ``dataset.test`` after each epoch.
+
+    The data order is seeded by ``config.seed``; the initial weights are whatever the caller built (call
+    :func:`seed_everything` before building the model for a fully reproducible run, as ``train_recipe`` does).
+    """
     from tqdm import tqdm
 
     seed_everything(config.seed, config.threads)
@@ -116,7 +123,7 @@ def train(model: nn.Module, dataset: Dataset, config: TrainConfig, progress: boo
         running = 0.0
         for xb, yb in _batches(dataset.train, config.batch_size, generator):
             opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(xb), yb)
+            loss = loss_fn(model(xb) * config.logit_scale, yb)
             loss.backward()
             opt.step()
             sched.step()
