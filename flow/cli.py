@@ -52,10 +52,13 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qflow", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    # The same flags after the sub-command; SUPPRESS keeps a sub-parser from resetting a flag given before it.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-v", "--verbose", action="store_true", help="log progress details")
-    common.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
-    parser = argparse.ArgumentParser(prog="qflow", description=__doc__, parents=[common])
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log details")
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bars")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, func, text in (
         ("train", _cmd_train, "train a recipe -> build/<recipe>/model.pt, metrics.json"),

