@@ -32,6 +32,18 @@ BACKEND_NAME = "qflow-rtl"
 DEFAULT_FOLDED_TARGET = 64
 
 
+# Above this many parallel lanes (sum of PE*SIMD) the generated C++ is large enough that g++ -O0 wins.
+BIG_DESIGN_LANES = 2048
+
+
+def cxx_opt_level(net: Network) -> str:
+    """C++ optimization level for the Verilator model of ``net`` (see ``verilator.build_harness``)."""
+    from flow.compile.network import MatVec
+
+    lanes = sum(layer.pe * layer.simd for layer in net.layers if isinstance(layer, MatVec))
+    return "-O0" if lanes > BIG_DESIGN_LANES else "-O1"
+
+
 def _backend_class():
     from hls4ml.backends.fpga.fpga_backend import FPGABackend
 
@@ -120,7 +132,7 @@ def _backend_class():
             from flow.rtl.verilator import build_harness
 
             design = self.design(model)
-            build_harness(design.directory, design.sources)
+            build_harness(design.directory, design.sources, opt=cxx_opt_level(self.network(model)))
             return None  # hls4ml then dlopens the main program: there is no C library to load
 
         def predict_int(

@@ -50,7 +50,11 @@ def _env() -> dict[str, str]:
 
 
 def build_harness(rtl_dir: Path, sources: list[str], opt: str = "-O1", jobs: int | None = None) -> Path:
-    """Verilate ``harness.v`` + sources in ``rtl_dir`` into ``rtl_dir/obj/Vqflow_harness``; return the binary."""
+    """Verilate ``harness.v`` + sources in ``rtl_dir`` into ``rtl_dir/obj/Vqflow_harness``; return the binary.
+
+    ``opt`` is the C++ optimization level: fully unrolled designs generate tens of MB of C++, where g++ -O1
+    takes minutes and -O0 seconds (simulation ~1.5x slower); callers pick it by design size.
+    """
     jobs = jobs or int(os.environ.get("QFLOW_MAKE_JOBS", "2"))
     obj = rtl_dir / "obj"
     cmd = [
@@ -119,7 +123,7 @@ def run_harness(
     tag: str = "run",
 ) -> HarnessRun:
     """Run the built harness on input ``beats``; return output beats and cycle counts."""
-    binary = rtl_dir / "obj" / "Vqflow_harness"
+    binary = (rtl_dir / "obj" / "Vqflow_harness").resolve()
     if not binary.exists():
         raise SimulationError(f"{binary}: harness not built (call compile() first)")
     digits = max(1, (in_width + 3) // 4)

@@ -1,0 +1,311 @@
+"""MVAU (matrix-vector unit, ``hw/mvau/mvau.v``): parameters, golden model, packers, cycle formulas.
+
+Values, not encodings: every array here holds the integer *values* of the math. For the bipolar
+operands (XNOR inputs and weights, BIPOLAR_W weights) the values are -1 and +1; the packers encode
++1 as bit 1 and -1 as bit 0, as the hardware reads them.
+
+Layout contract shared with the Verilog (see the header of ``mvau.v``):
+
+* input beat ``sf`` of a vector: elements ``x[sf*SIMD + s]``, ``s < SIMD``, each ``IN_BITS`` at ``s*IN_BITS``;
+* output beat ``nf``: accumulators ``y[nf*PE + p]``, ``p < PE``, each ``ACC_BITS`` two's complement;
+* weight ROM word ``nf*SF + sf``: ``W[nf*PE + p][sf*SIMD + s]`` at bit ``(p*SIMD + s)*W_BITS``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+
+import numpy as np
+
+from flow.rtl.ops import (
+    HW_ROOT,
+    MAX_FIELD_BITS,
+    check_range,
+    encode,
+    hex_lines,
+    pack_fields,
+    signed_range,
+    unpack_fields,
+    unsigned_range,
+    write_mem,
+)
+
+__all__ = [
+    "HW_SOURCES",
+    "MvauMode",
+    "MvauParams",
+    "cycles_per_vector",
+    "golden",
+    "latency_cycles",
+    "output_valid_cycle",
+    "pack_inputs",
+    "pack_weights",
+    "required_acc_bits",
+    "unpack_outputs",
+    "unpack_weights",
+    "write_mem",
+]
+
+log = logging.getLogger(__name__)
+
+#: Verilog files the block needs, in compile order.
+HW_SOURCES = (HW_ROOT / "mvau" / "mvau.v",)
+
+#: Pipeline depth of ``mvau.v``: issue register + stage 1 (terms, tree, accumulate) -> output queue.
+PIPELINE_CYCLES = 2
+
+
+class MvauMode(IntEnum):
+    """Arithmetic of one MVAU (the Verilog ``MODE`` parameter)."""
+
+    XNOR = 0  #: x, w bipolar (+-1): y = sum x*w = 2*popcount(xnor) - MW
+    MAC = 1  #: x integer (IN_BITS, signed or not), w signed W_BITS: y = sum x*w
+    BIPOLAR_W = 2  #: w bipolar, x integer: y = sum +-x
+    ADDER = 3  #: AdderNet, x integer, w signed: y = -sum |x - w|
+
+
+@dataclass(frozen=True)
+class MvauParams:
+    """Parameters of one ``mvau`` instance (names mirror the Verilog parameters in lower case)."""
+
+    mw: int
+    mh: int
+    pe: int
+    simd: int
+    mode: MvauMode
+    in_bits: int
+    in_signed: bool
+    w_bits: int
+    acc_bits: int
+
+    @property
+    def nf(self) -> int:
+        """Neuron folds ``MH / PE`` (output beats per vector)."""
+        return self.mh // self.pe
+
+    @property
+    def sf(self) -> int:
+        """Synapse folds ``MW / SIMD`` (input beats per vector)."""
+        return self.mw // self.simd
+
+    @property
+    def weight_depth(self) -> int:
+        """Words in the weight ROM (``NF*SF``)."""
+        return self.nf * self.sf
+
+    @property
+    def weight_width(self) -> int:
+        """Bits per weight ROM word (``PE*SIMD*W_BITS``)."""
+        return self.pe * self.simd * self.w_bits
+
+    @property
+    def in_beat_bits(self) -> int:
+        """Width of ``s_axis_tdata``."""
+        return self.simd * self.in_bits
+
+    @property
+    def out_beat_bits(self) -> int:
+        """Width of ``m_axis_tdata``."""
+        return self.pe * self.acc_bits
+
+    @property
+    def x_range(self) -> tuple[int, int]:
+        """Inclusive range of input element values."""
+        if self.mode == MvauMode.XNOR:
+            return -1, 1
+        return signed_range(self.in_bits) if self.in_signed else unsigned_range(self.in_bits)
+
+    @property
+    def w_range(self) -> tuple[int, int]:
+        """Inclusive range of weight values."""
+        if self.mode in (MvauMode.XNOR, MvauMode.BIPOLAR_W):
+            return -1, 1
+        return signed_range(self.w_bits)
+
+    def validate(self) -> None:
+        """Raise :class:`ValueError` naming the first bad parameter, what was expected and what arrived."""
+        for name in ("mw", "mh", "pe", "simd", "in_bits", "w_bits", "acc_bits"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"mvau: {name} expected a positive integer, got {v!r}")
+        if not isinstance(self.mode, MvauMode):
+            raise ValueError(f"mvau: mode expected one of {[m.name for m in MvauMode]}, got {self.mode!r}")
+        if not isinstance(self.in_signed, bool):
+            raise ValueError(f"mvau: in_signed expected a bool, got {self.in_signed!r}")
+        if self.mh % self.pe:
+            raise ValueError(f"mvau: pe expected a divisor of mh={self.mh}, got {self.pe}")
+        if self.mw % self.simd:
+            raise ValueError(f"mvau: simd expected a divisor of mw={self.mw}, got {self.simd}")
+        if self.mode == MvauMode.XNOR and self.in_bits != 1:
+            raise ValueError(f"mvau: in_bits expected 1 for mode XNOR, got {self.in_bits}")
+        if self.mode in (MvauMode.XNOR, MvauMode.BIPOLAR_W) and self.w_bits != 1:
+            raise ValueError(f"mvau: w_bits expected 1 for mode {self.mode.name}, got {self.w_bits}")
+        if self.mode == MvauMode.XNOR and self.acc_bits < 2:
+            raise ValueError(f"mvau: acc_bits expected >= 2 for mode XNOR, got {self.acc_bits}")
+        for name in ("in_bits", "w_bits", "acc_bits"):
+            v = getattr(self, name)
+            if v > MAX_FIELD_BITS:
+                raise ValueError(f"mvau: {name} expected at most {MAX_FIELD_BITS} (int64 model), got {v}")
+
+    def verilog_parameters(self, weight_file: str) -> dict[str, int | str]:
+        """The Verilog parameter map of this instance (``WEIGHT_FILE`` as a plain, unquoted string)."""
+        self.validate()
+        return {
+            "MW": self.mw,
+            "MH": self.mh,
+            "PE": self.pe,
+            "SIMD": self.simd,
+            "MODE": int(self.mode),
+            "IN_BITS": self.in_bits,
+            "IN_SIGNED": int(self.in_signed),
+            "W_BITS": self.w_bits,
+            "ACC_BITS": self.acc_bits,
+            "WEIGHT_FILE": str(weight_file),
+        }
+
+
+def _check_bipolar(values: np.ndarray, what: str) -> None:
+    bad = (values != 1) & (values != -1)
+    if bad.any():
+        found = sorted({int(v) for v in values[bad].ravel()[:5]})
+        raise ValueError(f"{what}: expected bipolar values -1/+1, got {found}")
+
+
+def _check_x(x: np.ndarray, params: MvauParams) -> np.ndarray:
+    x = np.asarray(x, dtype=np.int64)
+    if x.ndim != 2 or x.shape[1] != params.mw:
+        raise ValueError(f"mvau: x expected shape (batch, mw={params.mw}), got {x.shape}")
+    if params.mode == MvauMode.XNOR:
+        _check_bipolar(x, "mvau: x")
+    else:
+        check_range(x, *params.x_range, "mvau: x")
+    return x
+
+
+def _check_w(W: np.ndarray, params: MvauParams) -> np.ndarray:
+    W = np.asarray(W, dtype=np.int64)
+    if W.shape != (params.mh, params.mw):
+        raise ValueError(f"mvau: W expected shape (mh={params.mh}, mw={params.mw}), got {W.shape}")
+    if params.mode in (MvauMode.XNOR, MvauMode.BIPOLAR_W):
+        _check_bipolar(W, "mvau: W")
+    else:
+        check_range(W, *params.w_range, "mvau: W")
+    return W
+
+
+def _output_range(W: np.ndarray, params: MvauParams) -> tuple[np.ndarray, np.ndarray]:
+    """Exact per-channel (min, max) of y over all inputs in ``params.x_range`` (elements independent)."""
+    xlo, xhi = params.x_range
+    if params.mode == MvauMode.XNOR:
+        return np.full(params.mh, -params.mw, np.int64), np.full(params.mh, params.mw, np.int64)
+    if params.mode == MvauMode.ADDER:
+        far = np.maximum(np.abs(xlo - W), np.abs(xhi - W))
+        near = np.where((xlo <= W) & (xhi >= W), 0, np.minimum(np.abs(xlo - W), np.abs(xhi - W)))
+        return -far.sum(axis=1), -near.sum(axis=1)
+    a, b = xlo * W, xhi * W  # MAC and BIPOLAR_W: x*w is monotonic in x
+    return np.minimum(a, b).sum(axis=1), np.maximum(a, b).sum(axis=1)
+
+
+def required_acc_bits(W: np.ndarray, params: MvauParams) -> int:
+    """Smallest ``ACC_BITS`` that holds every output for these weights and any input in range.
+
+    Interval analysis per output channel (exact: the bounds are reached). ``params.acc_bits`` is ignored.
+    """
+    W = _check_w(W, params)
+    lo, hi = _output_range(W, params)
+    ymin, ymax = int(lo.min()), int(hi.max())
+    bits = 1
+    while not (signed_range(bits)[0] <= ymin and ymax <= signed_range(bits)[1]):
+        bits += 1
+    return bits
+
+
+def golden(x: np.ndarray, W: np.ndarray, params: MvauParams, chunk: int = 256) -> np.ndarray:
+    """Exact MVAU outputs for a batch: ``x`` ``(batch, MW)``, ``W`` ``(MH, MW)`` -> ``(batch, MH)`` int64.
+
+    Raises :class:`ValueError` if an input or weight is out of range, or an output does not fit
+    ``ACC_BITS`` (the hardware would wrap).
+    """
+    params.validate()
+    x = _check_x(x, params)
+    W = _check_w(W, params)
+    if params.mode == MvauMode.ADDER:
+        parts = [
+            -np.abs(x[i : i + chunk, None, :] - W[None, :, :]).sum(axis=2) for i in range(0, len(x), chunk)
+        ]
+        y = np.concatenate(parts, axis=0) if parts else np.zeros((0, params.mh), np.int64)
+    else:
+        y = x @ W.T
+    check_range(y, *signed_range(params.acc_bits), f"mvau: outputs for acc_bits={params.acc_bits}")
+    return y
+
+
+def _encode_w(W: np.ndarray, params: MvauParams) -> np.ndarray:
+    if params.mode in (MvauMode.XNOR, MvauMode.BIPOLAR_W):
+        return (W > 0).astype(np.int64)
+    return encode(W, params.w_bits, signed=True, what="mvau: W")
+
+
+def pack_weights(W: np.ndarray, params: MvauParams) -> list[str]:
+    """Weight ROM lines for ``WEIGHT_FILE``: ``NF*SF`` hex words of ``PE*SIMD*W_BITS`` bits."""
+    params.validate()
+    W = _check_w(W, params)
+    nf, sf, pe, simd = params.nf, params.sf, params.pe, params.simd
+    fields = _encode_w(W, params).reshape(nf, pe, sf, simd).transpose(0, 2, 1, 3).reshape(nf * sf, pe * simd)
+    return hex_lines(pack_fields(fields, params.w_bits), params.weight_width)
+
+
+def unpack_weights(words: Sequence[int], params: MvauParams) -> np.ndarray:
+    """Inverse of :func:`pack_weights` (given parsed integer words): ``(MH, MW)`` weight values."""
+    params.validate()
+    if len(words) != params.weight_depth:
+        raise ValueError(f"mvau: weight ROM expected {params.weight_depth} words, got {len(words)}")
+    nf, sf, pe, simd = params.nf, params.sf, params.pe, params.simd
+    bipolar = params.mode in (MvauMode.XNOR, MvauMode.BIPOLAR_W)
+    f = unpack_fields(words, pe * simd, params.w_bits, signed=not bipolar)
+    if bipolar:
+        f = 2 * f - 1
+    return f.reshape(nf, sf, pe, simd).transpose(0, 2, 1, 3).reshape(params.mh, params.mw)
+
+
+def pack_inputs(x: np.ndarray, params: MvauParams) -> list[int]:
+    """Input beats for a batch ``(batch, MW)``: ``batch*SF`` words of ``SIMD*IN_BITS`` bits, in order."""
+    params.validate()
+    x = _check_x(x, params)
+    if params.mode == MvauMode.XNOR:
+        enc = (x > 0).astype(np.int64)
+    else:
+        enc = encode(x, params.in_bits, params.in_signed, "mvau: x")
+    return pack_fields(enc.reshape(-1, params.simd), params.in_bits)
+
+
+def unpack_outputs(beats: Sequence[int], params: MvauParams) -> np.ndarray:
+    """Output beats (``NF`` per vector, in order) -> ``(batch, MH)`` signed int64."""
+    params.validate()
+    if len(beats) % params.nf:
+        raise ValueError(f"mvau: output beats expected a multiple of nf={params.nf}, got {len(beats)}")
+    return unpack_fields(beats, params.pe, params.acc_bits, signed=True).reshape(-1, params.mh)
+
+
+def cycles_per_vector(params: MvauParams) -> int:
+    """Initiation interval without stalls: one vector every ``NF*SF`` cycles."""
+    params.validate()
+    return params.nf * params.sf
+
+
+def output_valid_cycle(params: MvauParams, nf: int) -> int:
+    """Cycle (relative to the acceptance of the vector's first input beat, no stalls) in which
+    output beat ``nf`` is first valid: ``(nf + 1)*SF + 1``."""
+    params.validate()
+    if not 0 <= nf < params.nf:
+        raise ValueError(f"mvau: nf expected in [0, {params.nf}), got {nf}")
+    return (nf + 1) * params.sf - 1 + PIPELINE_CYCLES
+
+
+def latency_cycles(params: MvauParams) -> int:
+    """Cycles from accepting a vector's first input beat to its last output beat being valid, no
+    stalls: ``NF*SF + 1`` (2 for a fully parallel layer)."""
+    return output_valid_cycle(params, params.nf - 1)
