@@ -48,7 +48,11 @@ def _cmd_recipes(args: argparse.Namespace) -> int:
 def _cmd_synth(args: argparse.Namespace) -> int:
     from flow.synth import synth
 
-    return synth(args.recipe, progress=not args.quiet)
+    folding = args.folding
+    if folding is not None and folding.isdigit():
+        folding = int(folding)
+    return synth(args.recipe, progress=not args.quiet, skip_yosys=args.no_yosys, folding=folding,
+                 stall_percent=args.stall)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text, description=text, parents=[common])
         p.add_argument("recipe", help="built-in recipe name (see 'qflow recipes') or path to a recipe .py file")
         p.set_defaults(func=func)
+        if name == "synth":
+            p.help = "recipe name, recipe .py path, or a QONNX .onnx file (power-of-two quantizers)"
+            p.add_argument("--folding", default=None,
+                           help="'parallel', 'folded' or a target cycles/inference (default: the recipe's)")
+            p.add_argument("--no-yosys", action="store_true", help="skip synthesis")
+            p.add_argument("--stall", type=int, default=25, help="percent random stalls in the checked run")
     p = sub.add_parser("recipes", help="list the built-in recipes", parents=[common])
     p.set_defaults(func=_cmd_recipes)
     return parser

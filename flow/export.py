@@ -22,7 +22,7 @@ from torch import nn
 
 from flow import compat
 from flow.errors import ExportError, NotExactError, UnsupportedError
-from flow.io import atomic_path
+from flow.io import atomic_path, quiet_stdout
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def export_qonnx(model: nn.Module, input_shape: tuple[int, ...], path: str | Pat
     with tempfile.TemporaryDirectory(prefix="qflow-export-") as tmp:
         raw = Path(tmp) / "raw.onnx"
         try:
-            with torch.no_grad():
+            with torch.no_grad(), quiet_stdout():
                 brevitas_export_qonnx(model, input_t=torch.zeros(1, *input_shape), export_path=str(raw))
         except Exception as exc:
             raise ExportError(f"Brevitas QONNX export of {type(model).__name__} failed: {exc}") from exc

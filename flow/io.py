@@ -40,3 +40,19 @@ def write_text(path: str | os.PathLike[str], text: str) -> Path:
 def write_json(path: str | os.PathLike[str], data: Any) -> Path:
     """Write ``data`` as indented JSON to ``path`` atomically."""
     return write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+@contextlib.contextmanager
+def quiet_stdout() -> Iterator[None]:
+    """Silence third-party ``print`` chatter (torch.onnx progress, hls4ml topology dumps) in library calls."""
+    import io
+    import logging
+
+    torch_logger = logging.getLogger("torch")
+    previous = torch_logger.level
+    torch_logger.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        torch_logger.setLevel(previous)

@@ -64,11 +64,14 @@ def convert(qonnx_model, rtl_dir: Path, folding="parallel", layer_folding=None, 
     import flow.rtl.backend as backend
 
     backend.register()
-    config = hls4ml.utils.config_from_onnx_model(qonnx_model, granularity="name", backend="Vitis")
-    return hls4ml.converters.convert_from_onnx_model(
-        qonnx_model, hls_config=config, backend=backend.BACKEND_NAME, output_dir=str(rtl_dir),
-        project_name="qflow_accel", folding=folding, layer_folding=layer_folding, clock_mhz=clock_mhz,
-    )
+    from flow.io import quiet_stdout
+
+    with quiet_stdout():
+        config = hls4ml.utils.config_from_onnx_model(qonnx_model, granularity="name", backend="Vitis")
+        return hls4ml.converters.convert_from_onnx_model(
+            qonnx_model, hls_config=config, backend=backend.BACKEND_NAME, output_dir=str(rtl_dir),
+            project_name="qflow_accel", folding=folding, layer_folding=layer_folding, clock_mhz=clock_mhz,
+        )
 
 
 def _report_md(report: dict) -> str:
