@@ -231,7 +231,7 @@ def synth(model: str, progress: bool = True, skip_yosys: bool = False, stall_per
         bad_s = int((stalled != golden).any(axis=1).sum())
         bad_f = int((free != golden).any(axis=1).sum())
         n = len(x_int)
-        measured_cpi = (run_f.last_out_cycle - run_f.first_in_cycle + 1) / n
+        measured_cpi = run_f.steady_cycles_per_inference
         # Latency of one inference through the empty pipeline: the first vector of the no-stall run.
         single, run_1 = backend.predict_int(hls_model, x_int[:1], tag="single")
         sim = {

@@ -15,5 +15,5 @@ RECIPE = Recipe(
     dataset="digits",
     build=build,
     train=TrainConfig(epochs=30, batch_size=32, lr=5e-3, optimizer="adam", seed=0),
-    hardware=HardwareConfig(default_folding="parallel", clock_mhz=200.0),
+    hardware=HardwareConfig(default_folding="folded", clock_mhz=200.0),
 )

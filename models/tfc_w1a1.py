@@ -19,5 +19,5 @@ RECIPE = Recipe(
     input_range=(-1.0, 1.0),
     build=build,
     train=TrainConfig(epochs=20, batch_size=64, lr=1e-2, optimizer="adam", seed=0, logit_scale=0.125),
-    hardware=HardwareConfig(default_folding="parallel", clock_mhz=200.0),
+    hardware=HardwareConfig(default_folding="folded", clock_mhz=200.0),
 )

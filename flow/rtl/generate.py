@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +48,70 @@ class Block:
     cycles_per_vector: int
     latency: int
     layer: str
+    # One vector through the empty pipeline, no backpressure: input beat valid cycles -> output beat valid cycles.
+    timing: Callable[[list[int]], list[int]] | None = None
+
+
+def _accept_times(valid: list[int]) -> list[int]:
+    """A block that takes one beat per cycle accepts beat i at max(valid_i, accept_{i-1} + 1)."""
+    out: list[int] = []
+    for v in valid:
+        out.append(v if not out else max(v, out[-1] + 1))
+    return out
+
+
+def _mvau_timing(nf: int, sf: int) -> Callable[[list[int]], list[int]]:
+    """``hw/mvau``: fold (0, s) issues when input beat s is accepted, later folds issue one per cycle;
+    output beat n is valid PIPELINE_CYCLES after fold (n, SF-1) issued."""
+
+    def timing(valid: list[int]) -> list[int]:
+        issue = _accept_times(valid)
+        out = [issue[-1] + mvau_ops.PIPELINE_CYCLES]
+        for _ in range(1, nf):
+            issue_last = out[-1] - mvau_ops.PIPELINE_CYCLES + sf
+            out.append(issue_last + mvau_ops.PIPELINE_CYCLES)
+        return out
+
+    return timing
+
+
+def _register_timing(valid: list[int]) -> list[int]:
+    """One register stage (FIFO): output valid the cycle after the input is accepted."""
+    return [t + 1 for t in _accept_times(valid)]
+
+
+THRESHOLDING_LATENCY = 2  # hw/thresholding: a beat accepted in cycle t is valid at the output in cycle t + 2
+
+
+def _thresholding_timing(valid: list[int]) -> list[int]:
+    return [t + THRESHOLDING_LATENCY for t in _accept_times(valid)]
+
+
+def _dwc_timing(a: int, b: int) -> Callable[[list[int]], list[int]]:
+    def timing(valid: list[int]) -> list[int]:
+        accepted = _accept_times(valid)
+        if a == b:
+            return list(valid)
+        if b % a == 0:  # pack k input beats into one output beat
+            k = b // a
+            return [accepted[i + k - 1] + 1 for i in range(0, len(accepted), k)]
+        k = a // b  # split each input beat into k output beats, one per cycle
+        out: list[int] = []
+        for t in accepted:
+            start = max(t + 1, out[-1] + 1) if out else t + 1
+            out.extend(start + j for j in range(k))
+        return out
+
+    return timing
+
+
+def predict_latency(blocks: list[Block], in_beats: int) -> int:
+    """Cycles from the first input beat's acceptance to the last output beat's, one vector, no stalls."""
+    times = list(range(in_beats))
+    for block in blocks:
+        assert block.timing is not None, block.instance
+        times = block.timing(times)
+    return times[-1]
 
 
 @dataclass
@@ -82,6 +147,13 @@ def threshold_mem_lines(th: Thresholds) -> list[str]:
     ]
     words = [sum(slots[cf * th.pe + p] << (p * slot_bits) for p in range(th.pe)) for cf in range(c // th.pe)]
     return hex_lines(words, th.pe * slot_bits)
+
+
+def _fifo_depth(beats: int) -> int:
+    depth = 2
+    while depth < beats:
+        depth *= 2
+    return depth
 
 
 def _hw_sources() -> list[Path]:
@@ -139,8 +211,19 @@ def plan(net: Network) -> tuple[list[Stream], list[Block], dict[str, list[str]]]
                         max(total // a, total // b),
                         1,
                         layer.name,
+                        _dwc_timing(a, b),
                     )
                 )
+                streams.append(nxt)
+                cur = nxt
+            if index > 0:
+                # MVAUs read their input only during the first neuron fold: a FIFO that holds one whole
+                # input vector lets the producer keep streaming during the other folds (as FINN does).
+                depth = _fifo_depth(layer.mw // layer.simd)
+                nxt = Stream(f"s{len(streams)}", cur.width, cur.elems, cur.elem_bits)
+                blocks.append(Block("axis_fifo", f"fifo_{index}", [("WIDTH", str(cur.width)), ("DEPTH", str(depth))],
+                                    cur.name, nxt.name, f"FIFO, {depth} beats of {cur.width} bits", 1, 1, layer.name,
+                                    _register_timing))
                 streams.append(nxt)
                 cur = nxt
             params = layer.params
@@ -159,6 +242,7 @@ def plan(net: Network) -> tuple[list[Stream], list[Block], dict[str, list[str]]]
                     mvau_ops.cycles_per_vector(params),
                     mvau_ops.latency_cycles(params),
                     layer.name,
+                    _mvau_timing(params.nf, params.sf),
                 )
             )
             streams.append(out)
@@ -186,8 +270,9 @@ def plan(net: Network) -> tuple[list[Stream], list[Block], dict[str, list[str]]]
                     out.name,
                     f"{layer.name}: {layer.thresholds.shape[1]} thresholds/channel -> {layer.out_type.describe()}",
                     layer.channels // layer.pe,
-                    1,
+                    THRESHOLDING_LATENCY,
                     layer.name,
+                    _thresholding_timing,
                 )
             )
             streams.append(out)
@@ -236,7 +321,7 @@ def interface(net: Network, streams: list[Stream], blocks: list[Block]) -> dict:
             f"2^-{out_t.frac}; the predicted class is the argmax",
         },
         "cycles_per_inference": max(b.cycles_per_vector for b in blocks),
-        "latency_cycles_estimate": sum(b.latency for b in blocks),
+        "latency_cycles_estimate": predict_latency(blocks, first.mw // first.simd),
         "protocol": "AXI-Stream without tlast/tkeep; tvalid/tready handshakes; any stall pattern is allowed",
         "blocks": [
             {

@@ -97,6 +97,7 @@ class HarnessRun:
     beats: list[int]
     inferences: int
     first_in_cycle: int
+    first_out_cycle: int
     last_out_cycle: int
     latency_sum: int
     latency_max: int
@@ -105,10 +106,17 @@ class HarnessRun:
     def cycles(self) -> int:
         return self.last_out_cycle - self.first_in_cycle + 1
 
+    @property
+    def steady_cycles_per_inference(self) -> float:
+        """Cycles between completed inferences once the pipeline is full (the initiation interval)."""
+        if self.inferences < 2:
+            return float("nan")
+        return (self.last_out_cycle - self.first_out_cycle) / (self.inferences - 1)
+
 
 _RESULT = re.compile(
-    r"QFLOW_RESULT inferences=(\d+) first_in=(-?\d+) last_out=(\d+) latency_sum=(\d+) "
-    r"latency_max=(\d+)"
+    r"QFLOW_RESULT inferences=(\d+) first_in=(-?\d+) first_out=(-?\d+) last_out=(\d+) "
+    r"latency_sum=(\d+) latency_max=(\d+)"
 )
 
 
@@ -145,5 +153,5 @@ def run_harness(
         tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-10:])
         raise SimulationError(f"{rtl_dir}: simulation did not finish (exit {result.returncode}):\n{tail}")
     lines = out.read_text().split()
-    n, first, last, lat_sum, lat_max = (int(g) for g in match.groups())
-    return HarnessRun([int(x, 16) for x in lines], n, first, last, lat_sum, lat_max)
+    n, first, first_out, last, lat_sum, lat_max = (int(g) for g in match.groups())
+    return HarnessRun([int(x, 16) for x in lines], n, first, first_out, last, lat_sum, lat_max)

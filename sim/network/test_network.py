@@ -1,0 +1,152 @@
+"""Whole-network simulation: the generated accelerator (qflow-rtl backend) against the golden integer network.
+
+Two cocotb modes on the same generated RTL:
+
+* per-vector: Python drives ``s_axis`` beat by beat with random idle cycles and random backpressure on
+  ``m_axis`` (``sim/lib`` driver/sink/monitor), and checks AXI-Stream rules and every beat with ``==``;
+* batch: the generated harness reads the stimulus from a memory file and clocks the design itself
+  (random stalls from ``$urandom``); Python only starts the clock and waits for ``done``.
+
+Plus the backend's own ``compile()``/``predict()`` path (no cocotb) on a whole test split.
+The nets are small and trained for one epoch so the default test run stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sim.lib.runner import run_cocotb, sim_build_dir, tb_config
+
+try:
+    import cocotb
+    from cocotb.clock import Clock
+    from cocotb.triggers import RisingEdge
+except ImportError:  # collected by pytest outside a simulator: only the pytest functions below matter
+    cocotb = None
+
+
+# ----------------------------------------------------------------------------------------------- cocotb side
+if cocotb is not None:
+
+    @cocotb.test()
+    async def network_per_vector(dut):
+        """Stream the vectors with random stalls; compare every output beat with the golden model."""
+        from sim.lib.axis import assert_beats_equal, run_stream
+
+        cfg = tb_config()
+        _, sink = await run_stream(dut, cfg["in_beats"], len(cfg["out_beats"]), idle_prob=cfg["idle_prob"],
+                                   stall_prob=cfg["stall_prob"], seed=cfg["seed"],
+                                   timeout_cycles=200 * len(cfg["in_beats"]) + 1000)
+        assert_beats_equal(sink.beats, cfg["out_beats"], cfg["out_beats_per_vector"], "network")
+
+    @cocotb.test()
+    async def network_batch(dut):
+        """Batch mode: the harness drives itself; Python only clocks and waits for done."""
+        cfg = tb_config()
+        cocotb.start_soon(Clock(dut.clk, 2, unit="ns").start())
+        for _ in range(cfg["timeout_cycles"] // 1000 + 1):
+            if int(dut.done.value):
+                break
+            await cocotb.triggers.ClockCycles(dut.clk, 1000)
+        if not int(dut.done.value):
+            await RisingEdge(dut.done)
+        got = [int(line, 16) for line in Path("outputs.txt").read_text().split()]
+        assert got == cfg["out_beats"], "batch harness outputs differ from the golden model"
+
+
+# ----------------------------------------------------------------------------------------------- pytest side
+def _tiny_net(tmp_path: Path, weight: str, act: str, inp: str, folding):
+    """Train a 64-16-10 net for one epoch on digits, export, convert with qflow-rtl."""
+    from torch import nn
+
+    from flow.export import export_qonnx
+    from flow.qat import QAct, QLinear, TrainConfig, load_dataset, seed_everything, train
+    from flow.synth import convert
+
+    data = load_dataset("digits", input_range=(-1, 1) if inp == "binary" else (0, 1))
+    seed_everything(0)
+    model = nn.Sequential(QAct(inp), QLinear(64, 16, weight), nn.BatchNorm1d(16), QAct(act), QLinear(16, 10, weight))
+    train(model, data, TrainConfig(epochs=1, lr=1e-2, logit_scale=0.25), progress=False)
+    qonnx_model = export_qonnx(model, (64,), tmp_path / "m.onnx")
+    hls_model = convert(qonnx_model, tmp_path / "rtl", folding=folding)
+    return data, qonnx_model, hls_model
+
+
+CASES = [
+    pytest.param("binary", "binary", "binary", "parallel", id="w1a1-parallel"),
+    pytest.param("int4", "uint4", "uint4", 16, id="w4a4-folded16"),
+    pytest.param("binary", "uint2", "uint4", 4, id="w1a2-bipolarw-folded4"),
+]
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize(("weight", "act", "inp", "folding"), CASES)
+def test_network_predict_whole_split_equals_reference(weight, act, inp, folding, tmp_path):
+    """hls4ml API on RTL: compile() + predict() on the whole digits test split == QONNX reference."""
+    from flow.reference import Reference
+
+    data, qonnx_model, hls_model = _tiny_net(tmp_path, weight, act, inp, folding)
+    hls_model.compile()
+    y = hls_model.predict(data.test.x)
+    ref = Reference(qonnx_model).run(data.test.x)
+    assert np.array_equal(y, ref.astype(np.float32))
+
+    backend = hls_model.config.backend
+    net = backend.network(hls_model)
+    x_int = net.quantize_input(data.test.x)
+    stalled, _ = backend.predict_int(hls_model, x_int, stall_in=40, stall_out=40, seed=7, tag="stalled")
+    assert np.array_equal(stalled, net.run(x_int))
+    _, free = backend.predict_int(hls_model, x_int, tag="free")
+    design = backend.design(hls_model)
+    assert free.steady_cycles_per_inference == design.cycles_per_inference
+    _, one = backend.predict_int(hls_model, x_int[:1], tag="one")
+    assert one.latency_max == design.interface["latency_cycles_estimate"]
+    iface = json.loads((tmp_path / "rtl" / "interface.json").read_text())
+    assert iface["input"]["beats_per_inference"] * iface["input"]["elements_per_beat"] == 64
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize(("weight", "act", "inp", "folding"), [CASES[1]])
+def test_network_cocotb_per_vector_and_batch(weight, act, inp, folding, tmp_path):
+    """cocotb per-vector mode (random idle + backpressure, AXI rules) and batch mode on the same RTL."""
+    from flow.rtl.generate import pack_input_beats
+
+    data, _, hls_model = _tiny_net(tmp_path, weight, act, inp, folding)
+    backend = hls_model.config.backend
+    design = backend.write(hls_model)
+    net = backend.network(hls_model)
+    x_int = net.quantize_input(data.test.x[:40])
+    golden = net.run(x_int)
+    last = net.layers[-1]
+    out_beats = []
+    from flow.rtl.ops.mvau import pack_fields
+
+    for row in golden:
+        enc = np.where(row < 0, row + (1 << last.acc_bits), row)
+        out_beats += pack_fields(enc.reshape(-1, last.pe), last.acc_bits)
+    in_beats = pack_input_beats(net, x_int)
+    sources = [design.directory / s for s in design.sources]
+    case = f"{weight}-{act}-{folding}"
+
+    build = sim_build_dir("network", f"per_vector_{case}")
+    for mem in design.directory.glob("*.mem"):
+        shutil.copy2(mem, build / mem.name)
+    run_cocotb("qflow_accel", sources, {}, build, "sim.network.test_network",
+               extra_env={"COCOTB_TEST_FILTER": "network_per_vector"},
+               tb_config={"in_beats": in_beats, "out_beats": out_beats, "idle_prob": 0.3, "stall_prob": 0.3,
+                          "seed": 3, "out_beats_per_vector": last.mh // last.pe})
+
+    build = sim_build_dir("network", f"batch_{case}")
+    for mem in design.directory.glob("*.mem"):
+        shutil.copy2(mem, build / mem.name)
+    digits = (design.interface["input"]["tdata_width"] + 3) // 4
+    (build / "stimulus.mem").write_text("".join(f"{b:0{digits}x}\n" for b in in_beats))
+    run_cocotb("qflow_harness", [*sources, design.directory / "harness.v"], {}, build, "sim.network.test_network",
+               extra_env={"COCOTB_TEST_FILTER": "network_batch"},
+               plusargs=[f"+n={len(x_int)}", "+stall_in=30", "+stall_out=30"],
+               tb_config={"out_beats": out_beats, "timeout_cycles": 100000})
