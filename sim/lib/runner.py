@@ -70,10 +70,11 @@ def _hdl_value(value: int | str) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _public_vlt(toplevel: str, parameters: Mapping[str, int | str]) -> str:
-    """Verilator control file: the top's ports (``clk``, ``rst_n``, ``*_axis_*``) and parameters public."""
+def _public_vlt(toplevel: str, parameters: Mapping[str, int | str], extra: Sequence[str] = ()) -> str:
+    """Verilator control file: the top's ports (``clk``, ``rst_n``, ``*_axis_*``, ``extra``) and parameters
+    public."""
     lines = ["`verilator_config"]
-    for var in ("clk", "rst_n", "s_axis_*", "m_axis_*"):
+    for var in ("clk", "rst_n", "s_axis_*", "m_axis_*", *extra):
         lines.append(f'public_flat_rw -module "{toplevel}" -var "{var}"')
     for name in parameters:
         lines.append(f'public_flat_rd -module "{toplevel}" -var "{name}"')
@@ -110,6 +111,7 @@ def run_cocotb(
     opt_fast: str = "-O1",
     seed: int = 12345,
     plusargs: Sequence[str] = (),
+    public: Sequence[str] = (),
 ) -> Path:
     """Verilate ``sources`` with ``parameters`` into ``build_dir`` and run the cocotb ``test_module``.
 
@@ -128,7 +130,7 @@ def run_cocotb(
 
     runner = _verilator_runner()
     vlt = build_dir / "public.vlt"
-    _write_if_changed(vlt, _public_vlt(toplevel, parameters))
+    _write_if_changed(vlt, _public_vlt(toplevel, parameters, public))
     with _environ(build_env):
         runner.build(
             sources=[vlt, *(Path(s) for s in sources)],  # the last source must be Verilog (cocotb)

@@ -148,5 +148,5 @@ def test_network_cocotb_per_vector_and_batch(weight, act, inp, folding, tmp_path
     (build / "stimulus.mem").write_text("".join(f"{b:0{digits}x}\n" for b in in_beats))
     run_cocotb("qflow_harness", [*sources, design.directory / "harness.v"], {}, build, "sim.network.test_network",
                extra_env={"COCOTB_TEST_FILTER": "network_batch"},
-               plusargs=[f"+n={len(x_int)}", "+stall_in=30", "+stall_out=30"],
+               plusargs=[f"+n={len(x_int)}", "+stall_in=30", "+stall_out=30"], public=["done"],
                tb_config={"out_beats": out_beats, "timeout_cycles": 100000})
