@@ -84,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import warnings
+
+    # Brevitas warns about an optional CUDA kernel package on every import; it is irrelevant here.
+    warnings.filterwarnings("ignore", message=".*fast_hadamard_transform.*")
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"

@@ -1,0 +1,123 @@
+"""Benchmark: inferences/s of the RTL simulation vs the Python executors and hls4ml's C-simulation.
+
+All in one process on the same trained recipe (default ``tfc_w1a1``) and the same inputs:
+
+* qflow-rtl Verilator batch harness, fully parallel and one folded configuration (run time of the
+  simulation binary over N inferences; build time reported separately);
+* the qflow reference executor (batched qonnx);
+* qonnx ``execute_onnx`` per sample (the baseline of the ratio column);
+* hls4ml's Vitis backend: ``compile()`` (g++ C-simulation) and ``predict()``; its outputs are also
+  compared with the reference and the differing count printed.
+
+    python bench/rtl_throughput.py [recipe] [--n 100000] [--no-hls]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from flow.export import load_qonnx
+from flow.io import quiet_stdout
+from flow.paths import recipe_paths
+from flow.recipe import load_recipe
+from flow.reference import Reference
+from flow.stages import export_recipe, recipe_dataset, train_recipe
+from flow.synth import convert
+
+PER_SAMPLE = 100
+
+
+def rtl_rate(qonnx_model, x: np.ndarray, folding, workdir: Path) -> tuple[float, float, dict]:
+    hls_model = convert(qonnx_model, workdir / f"rtl_{folding}", folding=folding)
+    backend = hls_model.config.backend
+    t0 = time.perf_counter()
+    hls_model.compile()
+    build_s = time.perf_counter() - t0
+    net = backend.network(hls_model)
+    x_int = net.quantize_input(x)
+    golden = net.run(x_int)
+    t0 = time.perf_counter()
+    y, run = backend.predict_int(hls_model, x_int, tag="bench")
+    seconds = time.perf_counter() - t0
+    assert np.array_equal(y, golden), "RTL differs from the golden model"
+    info = {"cycles/inference": run.steady_cycles_per_inference,
+            "blocks": len(backend.design(hls_model).blocks)}
+    return len(x) / seconds, build_s, info
+
+
+def hls_rate(qonnx_model, x: np.ndarray, reference: np.ndarray, workdir: Path) -> tuple[float, float, int]:
+    import hls4ml
+
+    with quiet_stdout():
+        config = hls4ml.utils.config_from_onnx_model(qonnx_model, granularity="name", backend="Vitis")
+        hls_model = hls4ml.converters.convert_from_onnx_model(
+            qonnx_model, hls_config=config, backend="Vitis", output_dir=str(workdir / "hls"),
+            io_type="io_parallel")
+        t0 = time.perf_counter()
+        hls_model.compile()
+        build_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        y = hls_model.predict(np.ascontiguousarray(x))
+        seconds = time.perf_counter() - t0
+    differing = int((np.asarray(y).reshape(reference.shape) != reference).any(axis=1).sum())
+    return len(x) / seconds, build_s, differing
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("recipe", nargs="?", default="tfc_w1a1")
+    parser.add_argument("--n", type=int, default=100_000, help="inferences for the RTL simulations")
+    parser.add_argument("--no-hls", action="store_true", help="skip hls4ml's Vitis C-simulation")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    recipe = load_recipe(args.recipe)
+    paths = recipe_paths(recipe.name)
+    if not paths.checkpoint.is_file():
+        train_recipe(recipe, progress=False)
+    if not paths.qonnx.is_file():
+        export_recipe(recipe)
+    qonnx_model = load_qonnx(paths.qonnx)
+    test_x = recipe_dataset(recipe).test.x
+    reps = -(-args.n // len(test_x))
+    x = np.concatenate([test_x] * reps)[: args.n]
+    rows: list[tuple[str, int, float, str]] = []
+
+    in_name, out_name = qonnx_model.graph.input[0].name, qonnx_model.graph.output[0].name
+    from qonnx.core.onnx_exec import execute_onnx
+
+    t0 = time.perf_counter()
+    for i in range(PER_SAMPLE):
+        execute_onnx(qonnx_model, {in_name: test_x[i : i + 1]})
+    rows.append(("qonnx execute_onnx, per sample (baseline)", PER_SAMPLE, PER_SAMPLE / (time.perf_counter() - t0), ""))
+    ref = Reference(qonnx_model)
+    ref.run(test_x[:8])
+    t0 = time.perf_counter()
+    reference = ref.run(test_x)
+    rows.append(("qflow Reference (batched qonnx)", len(test_x), len(test_x) / (time.perf_counter() - t0), ""))
+
+    with tempfile.TemporaryDirectory(prefix="qflow-bench-", dir=paths.root) as tmp:
+        work = Path(tmp)
+        for folding in ("parallel", "folded"):
+            rate, build_s, info = rtl_rate(qonnx_model, x, folding, work)
+            rows.append((f"qflow-rtl Verilator batch, {folding}", len(x), rate,
+                         f"build {build_s:.0f} s, {info['cycles/inference']:.0f} cycles/inference"))
+        if not args.no_hls:
+            rate, build_s, differing = hls_rate(qonnx_model, test_x, reference, work)
+            rows.append(("hls4ml Vitis C-sim (io_parallel)", len(test_x), rate,
+                         f"compile {build_s:.0f} s, {differing} samples differ from the reference"))
+
+    base = rows[0][2]
+    print(f"recipe {recipe.name}")
+    print(f"{'executor':46s} {'inferences':>10s} {'inf/s':>12s} {'ratio':>9s}  notes")
+    for name, n, rate, notes in rows:
+        print(f"{name:46s} {n:10d} {rate:12,.0f} {rate / base:8.0f}x  {notes}")
+
+
+if __name__ == "__main__":
+    main()
