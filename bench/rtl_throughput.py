@@ -88,7 +88,7 @@ def main() -> None:
     x = np.concatenate([test_x] * reps)[: args.n]
     rows: list[tuple[str, int, float, str]] = []
 
-    in_name, out_name = qonnx_model.graph.input[0].name, qonnx_model.graph.output[0].name
+    in_name, _out_name = qonnx_model.graph.input[0].name, qonnx_model.graph.output[0].name
     from qonnx.core.onnx_exec import execute_onnx
 
     t0 = time.perf_counter()

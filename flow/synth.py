@@ -222,7 +222,7 @@ def synth(model: str, progress: bool = True, skip_yosys: bool = False, stall_per
 
     def simulate() -> dict:
         t0 = time.perf_counter()
-        stalled, run_s = backend.predict_int(hls_model, x_int, stall_in=stall_percent, stall_out=stall_percent,
+        stalled, _run_s = backend.predict_int(hls_model, x_int, stall_in=stall_percent, stall_out=stall_percent,
                                              seed=1, tag="stalled")
         t_stalled = time.perf_counter() - t0
         t0 = time.perf_counter()

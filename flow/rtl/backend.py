@@ -87,8 +87,9 @@ def _backend_class():
             layers = {layer.name: layer for layer in model.get_layers()}
 
             def fold(name: str, mh: int, mw: int) -> tuple[int, int]:
-                if name in explicit:
-                    pe, simd = explicit[name]
+                key = name if name in explicit else name.removeprefix("Dense_")  # hls4ml or ONNX node name
+                if key in explicit:
+                    pe, simd = explicit[key]
                     return folding_rules.check_fold(name, mh, mw, int(pe), int(simd))
                 reuse = int(layers[name].get_attr("reuse_factor", 1) or 1) if name in layers else 1
                 if reuse > 1:
