@@ -1,10 +1,14 @@
-// axis_fifo: AXI-Stream FIFO, DEPTH entries (power of two >= 2), first-word fall-through.
-// Full throughput (one beat in and one out per cycle); s_axis_tready = not full; storage maps to LUTRAM.
 `default_nettype none
-
+// axis_fifo: AXI-Stream FIFO of DEPTH beats (DEPTH a power of two >= 2), WIDTH bits each.
+//
+// Storage is a register array with an asynchronous read port (maps to LUT RAM / distributed RAM, not
+// block RAM). Flags come from registered pointers, so s_axis_tready and m_axis_tvalid are registered
+// functions: no combinational path between the two sides. Full throughput (one beat per cycle in and
+// out at the same time), capacity exactly DEPTH beats. A beat accepted in cycle t is valid at the output
+// in cycle t + 1 when the FIFO was empty.
 module axis_fifo #(
     parameter integer WIDTH = 8,
-    parameter integer DEPTH = 4
+    parameter integer DEPTH = 16
 ) (
     input  wire             clk,
     input  wire             rst_n,
@@ -15,49 +19,51 @@ module axis_fifo #(
     output wire             m_axis_tvalid,
     input  wire             m_axis_tready
 );
-    function integer clog2;  // ceil(log2(v)), at least 1
+    function integer clog2;  // ceil(log2(v)), 0 for v <= 1
         input integer v;
         integer r;
         begin
             r = 0;
             while ((1 << r) < v) r = r + 1;
-            clog2 = (r < 1) ? 1 : r;
+            clog2 = r;
         end
     endfunction
 
-    localparam integer AW = clog2(DEPTH);
+    localparam integer AW = (DEPTH < 2) ? 1 : clog2(DEPTH);
 
     generate
-        if ((1 << AW) != DEPTH) begin : g_bad_depth
+        if (DEPTH < 2 || (1 << AW) != DEPTH) begin : g_bad_depth
             initial begin
-                $display("axis_fifo: DEPTH=%0d must be a power of two >= 2", DEPTH);
+                $display("ERROR: axis_fifo: DEPTH=%0d, expected a power of two >= 2", DEPTH);
                 $finish;
             end
         end
     endgenerate
 
     reg [WIDTH-1:0] mem [0:DEPTH-1];
-    reg [AW:0] wr_ptr, rd_ptr;
-    wire empty = (wr_ptr == rd_ptr);
-    wire full = (wr_ptr[AW] != rd_ptr[AW]) && (wr_ptr[AW-1:0] == rd_ptr[AW-1:0]);
+    reg [AW:0]      wp, rp;  // one extra wrap bit tells full from empty
+
+    wire empty = (wp == rp);
+    wire full  = (wp[AW] != rp[AW]) && (wp[AW-1:0] == rp[AW-1:0]);
+    wire push  = s_axis_tvalid && !full;
+    wire pop   = m_axis_tready && !empty;
 
     assign s_axis_tready = !full;
     assign m_axis_tvalid = !empty;
-    assign m_axis_tdata = mem[rd_ptr[AW-1:0]];
+    assign m_axis_tdata  = mem[rp[AW-1:0]];
 
     always @(posedge clk) begin
-        if (s_axis_tvalid && !full) mem[wr_ptr[AW-1:0]] <= s_axis_tdata;
+        if (push) mem[wp[AW-1:0]] <= s_axis_tdata;
     end
 
     always @(posedge clk) begin
         if (!rst_n) begin
-            wr_ptr <= {(AW+1){1'b0}};
-            rd_ptr <= {(AW+1){1'b0}};
+            wp <= {(AW+1){1'b0}};
+            rp <= {(AW+1){1'b0}};
         end else begin
-            if (s_axis_tvalid && !full) wr_ptr <= wr_ptr + 1'b1;
-            if (m_axis_tready && !empty) rd_ptr <= rd_ptr + 1'b1;
+            if (push) wp <= wp + 1'b1;
+            if (pop)  rp <= rp + 1'b1;
         end
     end
 endmodule
-
 `default_nettype wire

@@ -1,9 +1,19 @@
-// axis_dwc: AXI-Stream width converter for streams of ELEM_BITS-wide elements, element order preserved
-// (element 0 in the least significant bits). Supports IN_ELEMS == OUT_ELEMS (wire), OUT = k*IN (pack k
-// input beats into one output beat) and IN = k*OUT (split one input beat into k output beats).
-// Any other ratio stops elaboration with a clear message.
 `default_nettype none
-
+// axis_dwc: AXI-Stream width converter for streams of ELEM_BITS-wide elements, element order preserved
+// (element 0 in the least significant bits of every beat). Any IN_ELEMS, OUT_ELEMS >= 1.
+//
+// Built from two stages through MID = lcm(IN_ELEMS, OUT_ELEMS) elements:
+//   up   (IN -> MID, K_UP = MID/IN beats gathered): an assembly register takes the first K_UP-1 beats,
+//        the last beat goes with them into the output register. s_axis_tready depends on registers only.
+//   down (MID -> OUT, K_DN = MID/OUT beats emitted): the beat is held in a shift register and sent
+//        OUT_ELEMS at a time. Its input ready is !valid || (m_axis_tready && last slice): one gate of
+//        combinational path from m_axis_tready, which keeps full throughput without a second register.
+// A stage with factor 1 is a wire. IN == OUT: the converter is a wire (no latency, no logic).
+//
+// Throughput with no stalls: one beat per cycle on the narrower side, i.e. a vector of N elements
+// (N a multiple of MID) every max(N/IN_ELEMS, N/OUT_ELEMS) cycles.
+// Latency (no stalls): the last input beat of a group accepted in cycle t makes the first output beat of
+// that group valid in cycle t + L, L = (K_UP > 1) + (K_DN > 1) (0 when IN == OUT).
 module axis_dwc #(
     parameter integer IN_ELEMS  = 4,
     parameter integer OUT_ELEMS = 2,
@@ -18,77 +28,139 @@ module axis_dwc #(
     output wire                            m_axis_tvalid,
     input  wire                            m_axis_tready
 );
-    localparam integer IW = IN_ELEMS * ELEM_BITS;
-    localparam integer OW = OUT_ELEMS * ELEM_BITS;
+    function integer clog2;  // ceil(log2(v)), 0 for v <= 1
+        input integer v;
+        integer r;
+        begin
+            r = 0;
+            while ((1 << r) < v) r = r + 1;
+            clog2 = r;
+        end
+    endfunction
+
+    function integer gcd;
+        input integer a, b;
+        integer x, y, t;
+        begin
+            x = a;
+            y = b;
+            while (y != 0) begin
+                t = x % y;
+                x = y;
+                y = t;
+            end
+            gcd = x;
+        end
+    endfunction
+
+    function integer imax;
+        input integer a, b;
+        begin
+            imax = (a > b) ? a : b;
+        end
+    endfunction
+
+    localparam integer MID  = IN_ELEMS / gcd(IN_ELEMS, OUT_ELEMS) * OUT_ELEMS;
+    localparam integer K_UP = MID / IN_ELEMS;
+    localparam integer K_DN = MID / OUT_ELEMS;
+    localparam integer IW   = IN_ELEMS * ELEM_BITS;
+    localparam integer OW   = OUT_ELEMS * ELEM_BITS;
+    localparam integer MW   = MID * ELEM_BITS;
+    localparam integer UW   = imax(clog2(K_UP), 1);
+    localparam integer DW   = imax(clog2(K_DN), 1);
 
     generate
-        if (IN_ELEMS == OUT_ELEMS) begin : g_wire
-            assign m_axis_tdata = s_axis_tdata;
-            assign m_axis_tvalid = s_axis_tvalid;
-            assign s_axis_tready = m_axis_tready;
-        end else if (OUT_ELEMS % IN_ELEMS == 0) begin : g_up
-            localparam integer K = OUT_ELEMS / IN_ELEMS;
-            reg [OW-1:0] buffer;
-            reg [31:0] count;
-            reg full;
-            assign s_axis_tready = !full || m_axis_tready;
-            assign m_axis_tdata = buffer;
-            assign m_axis_tvalid = full;
-            always @(posedge clk) begin
-                if (!rst_n) begin
-                    count <= 32'd0;
-                    full <= 1'b0;
-                end else begin
-                    if (full && m_axis_tready) full <= 1'b0;
-                    if (s_axis_tvalid && s_axis_tready) begin
-                        buffer[count*IW +: IW] <= s_axis_tdata;
-                        if (count == K - 1) begin
-                            count <= 32'd0;
-                            full <= 1'b1;
-                        end else begin
-                            count <= count + 32'd1;
-                        end
-                    end
-                end
-            end
-        end else if (IN_ELEMS % OUT_ELEMS == 0) begin : g_down
-            localparam integer K = IN_ELEMS / OUT_ELEMS;
-            reg [IW-1:0] buffer;
-            reg [31:0] index;
-            reg loaded;
-            wire last = (index == K - 1);
-            assign m_axis_tdata = buffer[index*OW +: OW];
-            assign m_axis_tvalid = loaded;
-            assign s_axis_tready = !loaded || (last && m_axis_tready);
-            always @(posedge clk) begin
-                if (!rst_n) begin
-                    index <= 32'd0;
-                    loaded <= 1'b0;
-                end else begin
-                    if (loaded && m_axis_tready) begin
-                        if (last) begin
-                            index <= 32'd0;
-                            loaded <= 1'b0;
-                        end else begin
-                            index <= index + 32'd1;
-                        end
-                    end
-                    if (s_axis_tvalid && s_axis_tready) begin
-                        buffer <= s_axis_tdata;
-                        loaded <= 1'b1;
-                    end
-                end
-            end
-        end else begin : g_unsupported
+        if (IN_ELEMS < 1 || OUT_ELEMS < 1 || ELEM_BITS < 1) begin : g_bad_params
             initial begin
-                $display("axis_dwc: IN_ELEMS=%0d and OUT_ELEMS=%0d must divide one another", IN_ELEMS, OUT_ELEMS);
+                $display("ERROR: axis_dwc: IN_ELEMS=%0d, OUT_ELEMS=%0d, ELEM_BITS=%0d must all be >= 1",
+                         IN_ELEMS, OUT_ELEMS, ELEM_BITS);
                 $finish;
             end
-            assign m_axis_tdata = {OW{1'b0}};
-            assign m_axis_tvalid = 1'b0;
-            assign s_axis_tready = 1'b0;
+        end
+    endgenerate
+
+    // the MID-element stream between the stages
+    wire [MW-1:0] mid_tdata;
+    wire          mid_tvalid;
+    wire          mid_tready;
+
+    generate
+        if (K_UP == 1) begin : g_up_wire
+            assign mid_tdata     = s_axis_tdata;
+            assign mid_tvalid    = s_axis_tvalid;
+            assign s_axis_tready = mid_tready;
+        end else begin : g_up
+            reg [(K_UP-1)*IW-1:0] asm_data;  // beats 0 .. K_UP-2 of the group being gathered
+            reg [UW-1:0]          idx;       // index of the next beat in its group
+            reg [MW-1:0]          out_data;
+            reg                   out_valid;
+            wire                  last = (idx == K_UP[UW-1:0] - 1'b1);
+
+            assign s_axis_tready = !last || !out_valid;
+            assign mid_tdata     = out_data;
+            assign mid_tvalid    = out_valid;
+
+            always @(posedge clk) begin
+                if (!rst_n) begin
+                    idx       <= {UW{1'b0}};
+                    out_valid <= 1'b0;
+                end else begin
+                    if (out_valid && mid_tready) out_valid <= 1'b0;
+                    if (s_axis_tvalid && s_axis_tready) begin
+                        if (last) begin
+                            idx       <= {UW{1'b0}};
+                            out_valid <= 1'b1;
+                        end else begin
+                            idx <= idx + 1'b1;
+                        end
+                    end
+                end
+            end
+
+            always @(posedge clk) begin
+                if (s_axis_tvalid && s_axis_tready) begin
+                    if (last) out_data <= {s_axis_tdata, asm_data};
+                    else      asm_data[idx*IW +: IW] <= s_axis_tdata;
+                end
+            end
+        end
+
+        if (K_DN == 1) begin : g_dn_wire
+            assign m_axis_tdata  = mid_tdata;
+            assign m_axis_tvalid = mid_tvalid;
+            assign mid_tready    = m_axis_tready;
+        end else begin : g_dn
+            reg [MW-1:0] sh;     // remaining slices, the next one in the low OW bits
+            reg          valid;
+            reg [DW-1:0] idx;    // slice being presented
+            wire         last = (idx == K_DN[DW-1:0] - 1'b1);
+
+            assign mid_tready    = !valid || (m_axis_tready && last);
+            assign m_axis_tdata  = sh[OW-1:0];
+            assign m_axis_tvalid = valid;
+
+            always @(posedge clk) begin
+                if (!rst_n) begin
+                    valid <= 1'b0;
+                    idx   <= {DW{1'b0}};
+                end else if (mid_tvalid && mid_tready) begin
+                    valid <= 1'b1;
+                    idx   <= {DW{1'b0}};
+                end else if (valid && m_axis_tready) begin
+                    if (last) valid <= 1'b0;
+                    idx <= last ? {DW{1'b0}} : idx + 1'b1;
+                end
+            end
+
+            always @(posedge clk) begin
+                if (mid_tvalid && mid_tready) sh <= mid_tdata;
+                else if (valid && m_axis_tready) sh <= sh >> OW;
+            end
+        end
+
+        if (K_UP == 1 && K_DN == 1) begin : g_same
+            wire _unused_clk = &{1'b0, clk, rst_n, 1'b0};  // IN == OUT: a wire, no clocked logic
         end
     endgenerate
 endmodule
-
 `default_nettype wire
