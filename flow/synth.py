@@ -106,7 +106,7 @@ def _report_md(report: dict) -> str:
         f"- cycles per inference: **{sim['cycles_per_inference_measured']:.2f}** measured, "
         f"{sim['cycles_per_inference_predicted']} predicted (slowest block)",
         f"- latency: {sim['latency_cycles_measured']} cycles measured (first input beat to last output beat), "
-        f"{sim['latency_cycles_predicted']} predicted (sum of blocks)",
+        f"{sim['latency_cycles_predicted']} predicted (beat-timing model of the blocks)",
         f"- throughput at an assumed {r['clock_mhz']:.0f} MHz clock: "
         f"{r['clock_mhz'] * 1e6 / sim['cycles_per_inference_measured']:,.0f} inferences/s "
         "(Yosys gives no timing: the clock is an assumption)",

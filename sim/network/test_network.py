@@ -150,3 +150,25 @@ def test_network_cocotb_per_vector_and_batch(weight, act, inp, folding, tmp_path
                extra_env={"COCOTB_TEST_FILTER": "network_batch"},
                plusargs=[f"+n={len(x_int)}", "+stall_in=30", "+stall_out=30"], public=["done"],
                tb_config={"out_beats": out_beats, "timeout_cycles": 100000})
+
+
+@pytest.mark.sim
+def test_synth_of_a_user_qonnx_file(tmp_path, monkeypatch):
+    """``qflow synth model.onnx``: starts at compile, checks RTL vs qonnx on random inputs of the input type."""
+    from torch import nn
+
+    from flow.cli import main
+    from flow.export import export_qonnx
+    from flow.qat import QAct, QLinear, seed_everything
+
+    seed_everything(1)
+    model = nn.Sequential(QAct("int4", max_val=2.0), QLinear(20, 8, "ternary"), nn.BatchNorm1d(8), QAct("uint3"),
+                          QLinear(8, 4, "int3")).eval()
+    onnx_path = tmp_path / "user_net.onnx"
+    export_qonnx(model, (20,), onnx_path)
+    monkeypatch.setenv("QFLOW_BUILD", str(tmp_path / "build"))
+    assert main(["-q", "synth", str(onnx_path), "--no-yosys", "--folding", "4"]) == 0
+    sim = json.loads((tmp_path / "build" / "user_net" / "sim.json").read_text())
+    assert sim["vectors"] == 1000 and sim["mismatches_with_stalls"] == 0
+    assert sim["inputs"].startswith("1000 random inputs")
+    assert sim["cycles_per_inference_measured"] == sim["cycles_per_inference_predicted"]
