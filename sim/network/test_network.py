@@ -110,46 +110,79 @@ def test_network_predict_whole_split_equals_reference(weight, act, inp, folding,
     assert iface["input"]["beats_per_inference"] * iface["input"]["elements_per_beat"] == 64
 
 
-@pytest.mark.sim
-@pytest.mark.parametrize(("weight", "act", "inp", "folding"), [CASES[1]])
-def test_network_cocotb_per_vector_and_batch(weight, act, inp, folding, tmp_path):
-    """cocotb per-vector mode (random idle + backpressure, AXI rules) and batch mode on the same RTL."""
+def run_cocotb_modes(design, net, x_int: np.ndarray, case: str, per_vector: int | None = None,
+                     stall: float = 0.3) -> None:
+    """Run the per-vector cocotb test (first ``per_vector`` inputs) and the batch cocotb test (all inputs)."""
     from flow.rtl.generate import pack_input_beats
-
-    data, _, hls_model = _tiny_net(tmp_path, weight, act, inp, folding)
-    backend = hls_model.config.backend
-    design = backend.write(hls_model)
-    net = backend.network(hls_model)
-    x_int = net.quantize_input(data.test.x[:40])
-    golden = net.run(x_int)
-    last = net.layers[-1]
-    out_beats = []
     from flow.rtl.ops.mvau import pack_fields
 
+    golden = net.run(x_int)
+    last = net.layers[-1]
+    out_beats: list[int] = []
     for row in golden:
         enc = np.where(row < 0, row + (1 << last.acc_bits), row)
         out_beats += pack_fields(enc.reshape(-1, last.pe), last.acc_bits)
     in_beats = pack_input_beats(net, x_int)
     sources = [design.directory / s for s in design.sources]
-    case = f"{weight}-{act}-{folding}"
+    in_per_vec = len(in_beats) // len(x_int)
+    out_per_vec = last.mh // last.pe
+    n_pv = len(x_int) if per_vector is None else per_vector
 
     build = sim_build_dir("network", f"per_vector_{case}")
     for mem in design.directory.glob("*.mem"):
         shutil.copy2(mem, build / mem.name)
     run_cocotb("qflow_accel", sources, {}, build, "sim.network.test_network",
                extra_env={"COCOTB_TEST_FILTER": "network_per_vector"},
-               tb_config={"in_beats": in_beats, "out_beats": out_beats, "idle_prob": 0.3, "stall_prob": 0.3,
-                          "seed": 3, "out_beats_per_vector": last.mh // last.pe})
+               tb_config={"in_beats": in_beats[: n_pv * in_per_vec], "out_beats": out_beats[: n_pv * out_per_vec],
+                          "idle_prob": stall, "stall_prob": stall, "seed": 3, "out_beats_per_vector": out_per_vec})
 
     build = sim_build_dir("network", f"batch_{case}")
     for mem in design.directory.glob("*.mem"):
         shutil.copy2(mem, build / mem.name)
     digits = (design.interface["input"]["tdata_width"] + 3) // 4
     (build / "stimulus.mem").write_text("".join(f"{b:0{digits}x}\n" for b in in_beats))
+    pct = int(stall * 100)
     run_cocotb("qflow_harness", [*sources, design.directory / "harness.v"], {}, build, "sim.network.test_network",
                extra_env={"COCOTB_TEST_FILTER": "network_batch"},
-               plusargs=[f"+n={len(x_int)}", "+stall_in=30", "+stall_out=30"], public=["done"],
-               tb_config={"out_beats": out_beats, "timeout_cycles": 100000})
+               plusargs=[f"+n={len(x_int)}", f"+stall_in={pct}", f"+stall_out={pct}"], public=["done"],
+               tb_config={"out_beats": out_beats, "timeout_cycles": 400 * len(in_beats) + 100000})
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize(("weight", "act", "inp", "folding"), [CASES[1]])
+def test_network_cocotb_per_vector_and_batch(weight, act, inp, folding, tmp_path):
+    """cocotb per-vector mode (random idle + backpressure, AXI rules) and batch mode on the same RTL."""
+    data, _, hls_model = _tiny_net(tmp_path, weight, act, inp, folding)
+    backend = hls_model.config.backend
+    design = backend.write(hls_model)
+    net = backend.network(hls_model)
+    run_cocotb_modes(design, net, net.quantize_input(data.test.x[:40]), f"{weight}-{act}-{folding}")
+
+
+@pytest.mark.sim
+@pytest.mark.slow
+@pytest.mark.parametrize("recipe_name", ["tfc_w1a1", "mlp_w4a4_digits"])
+def test_recipe_whole_test_split_in_cocotb(recipe_name, tmp_path):
+    """The recipe's accelerator (default folding) on its whole test split in cocotb batch mode with 30 %
+    stalls on both sides, and 100 vectors in per-vector mode."""
+    from flow.export import load_qonnx
+    from flow.paths import recipe_paths
+    from flow.recipe import load_recipe
+    from flow.stages import export_recipe, recipe_dataset, train_recipe
+    from flow.synth import convert
+
+    recipe = load_recipe(recipe_name)
+    paths = recipe_paths(recipe.name)
+    if not paths.checkpoint.is_file():
+        train_recipe(recipe, progress=False)
+    if not paths.qonnx.is_file():
+        export_recipe(recipe)
+    hls_model = convert(load_qonnx(paths.qonnx), tmp_path / "rtl", recipe.hardware.default_folding)
+    backend = hls_model.config.backend
+    design = backend.write(hls_model)
+    net = backend.network(hls_model)
+    x_int = net.quantize_input(recipe_dataset(recipe).test.x)
+    run_cocotb_modes(design, net, x_int, f"recipe_{recipe_name}", per_vector=100)
 
 
 @pytest.mark.sim
