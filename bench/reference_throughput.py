@@ -16,22 +16,16 @@ import time
 import numpy as np
 
 from flow.export import load_qonnx
-from flow.paths import recipe_paths
 from flow.recipe import load_recipe
 from flow.reference import Reference
-from flow.stages import export_recipe, recipe_dataset, train_recipe
+from flow.stages import ensure_exported, recipe_dataset
 
 PER_SAMPLE_COUNT = 100  # per-sample qonnx is slow: time a subset and report the rate
 
 
 def _ensure_built(name: str):
     recipe = load_recipe(name)
-    paths = recipe_paths(recipe.name)
-    if not paths.checkpoint.is_file():
-        train_recipe(recipe, progress=False)
-    if not paths.qonnx.is_file():
-        export_recipe(recipe)
-    return recipe, paths
+    return recipe, ensure_exported(recipe)
 
 
 def bench(name: str) -> list[tuple[str, str, int, float]]:

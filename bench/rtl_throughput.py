@@ -24,10 +24,9 @@ import numpy as np
 
 from flow.export import load_qonnx
 from flow.io import quiet_stdout
-from flow.paths import recipe_paths
 from flow.recipe import load_recipe
 from flow.reference import Reference
-from flow.stages import export_recipe, recipe_dataset, train_recipe
+from flow.stages import ensure_exported, recipe_dataset
 from flow.synth import convert
 
 PER_SAMPLE = 100
@@ -77,11 +76,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     recipe = load_recipe(args.recipe)
-    paths = recipe_paths(recipe.name)
-    if not paths.checkpoint.is_file():
-        train_recipe(recipe, progress=False)
-    if not paths.qonnx.is_file():
-        export_recipe(recipe)
+    paths = ensure_exported(recipe)
     qonnx_model = load_qonnx(paths.qonnx)
     test_x = recipe_dataset(recipe).test.x
     reps = -(-args.n // len(test_x))

@@ -97,3 +97,13 @@ def export_recipe(recipe: Recipe, paths: RecipePaths | None = None) -> dict:
     candidate.replace(paths.qonnx)
     log.info("%s: QONNX == PyTorch on all %d test samples", recipe.name, comparison.samples)
     return summary
+
+
+def ensure_exported(recipe: Recipe, paths: RecipePaths | None = None) -> RecipePaths:
+    """Train (if there is no checkpoint) and export (if there is no QONNX file) ``recipe``; return its paths."""
+    paths = paths or recipe_paths(recipe.name)
+    if not paths.checkpoint.is_file():
+        train_recipe(recipe, progress=False, paths=paths)
+    if not paths.qonnx.is_file():
+        export_recipe(recipe, paths=paths)
+    return paths

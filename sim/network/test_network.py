@@ -166,17 +166,12 @@ def test_recipe_whole_test_split_in_cocotb(recipe_name, tmp_path):
     """The recipe's accelerator (default folding) on its whole test split in cocotb batch mode with 30 %
     stalls on both sides, and 100 vectors in per-vector mode."""
     from flow.export import load_qonnx
-    from flow.paths import recipe_paths
     from flow.recipe import load_recipe
-    from flow.stages import export_recipe, recipe_dataset, train_recipe
+    from flow.stages import ensure_exported, recipe_dataset
     from flow.synth import convert
 
     recipe = load_recipe(recipe_name)
-    paths = recipe_paths(recipe.name)
-    if not paths.checkpoint.is_file():
-        train_recipe(recipe, progress=False)
-    if not paths.qonnx.is_file():
-        export_recipe(recipe)
+    paths = ensure_exported(recipe)
     hls_model = convert(load_qonnx(paths.qonnx), tmp_path / "rtl", recipe.hardware.default_folding)
     backend = hls_model.config.backend
     design = backend.write(hls_model)
