@@ -15,7 +15,13 @@ from flow.reference import Reference
 from flow.stages import export_recipe, train_recipe
 
 
-@pytest.mark.parametrize("name", available_recipes())
+# Recipes whose one-epoch training takes long (ADMM stages) run in the slow tier.
+SLOW_RECIPES = {"lenet5_admm_w1"}
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_RECIPES else n for n in available_recipes()]
+)
 def test_recipe_export_is_exact(name, build_root):
     recipe = load_recipe(name)
     # One short epoch: enough for trained BatchNorm statistics and non-trivial weights.

@@ -1,0 +1,432 @@
+"""ADMM training towards quantized and pruned weights, and the fully binarized export path.
+
+``admm_train(model, dataset, constraints, config)`` solves ``min loss(W) s.t. W_i in S_i`` for the weights
+``W_i`` of the named layers with the split W = Z (ADMM-NN, Ren et al. 2019):
+
+* W-step: ``config.inner_epochs`` epochs of Adam/SGD on ``loss(W) + rho/2 * sum_i ||W_i - Z_i + U_i||^2``
+  (the layers' float ``weight`` Parameters: the latent weights of Brevitas layers, or plain nn.Linear/Conv2d);
+* Z-step: ``Z_i = project_i(W_i + U_i)``;   U-step: ``U_i += W_i - Z_i``;   ``rho *= rho_growth``.
+
+It stops when the primal residual ``||W - Z||`` and the dual residual ``rho ||Z - Z_prev||`` (both over all
+constrained layers) are below their tolerances, or after ``max_iterations``. Then the weights are projected
+hard (``W <- project(W)``) and the rest is fine-tuned for ``finetune_epochs``: quantized weights are frozen
+(their levels stay exactly in the set; BatchNorm, biases and activation scales train), pruned-only weights
+train under a fixed mask (gradient masked, the mask re-applied after every step).
+
+A list of constraints per layer is a progressive schedule: stage j applies each layer's j-th constraint (or its
+last one, if its list is shorter), starting from the weights the previous stage left (not hard-projected between
+stages; Z and U restart from the new set's projection and zero).
+
+The binarized export path: after ADMM with :class:`~flow.qat.admm_sets.Binary` constraints a layer's weight is
+``alpha_c * s`` with ``s`` in {-1, +1}; :func:`binarize_for_export` folds ``alpha_c`` into the BatchNorm that
+follows the layer, leaving weights exactly +-1, and :func:`binary_twin` rebuilds the model with qflow
+``QLinear/QConv2d(weight="binary")`` layers that the export flow takes.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+from flow.errors import QuantSpecError, UnsupportedError
+from flow.qat.admm_sets import (
+    QUANT_SETS,
+    Binary,
+    Constraint,
+    Intersect,
+    PowerOfTwoGrid,
+    Sparsity,
+    Ternary,
+)
+from flow.qat.data import Dataset
+from flow.qat.train import TrainResult, _batches, evaluate, seed_everything
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "AdmmConfig",
+    "AdmmIteration",
+    "AdmmResult",
+    "Binary",
+    "Constraint",
+    "Intersect",
+    "PowerOfTwoGrid",
+    "Sparsity",
+    "Ternary",
+    "admm_train",
+    "binarize_for_export",
+    "binary_twin",
+    "constrained_weights",
+]
+
+_CONSTRAINT_TYPES = (Binary, Ternary, PowerOfTwoGrid, Sparsity, Intersect)
+
+
+@dataclass(frozen=True)
+class AdmmConfig:
+    """ADMM hyperparameters. Per stage: up to ``max_iterations`` ADMM iterations of ``inner_epochs`` epochs each;
+    after the last stage ``finetune_epochs`` epochs with the projected weights fixed (or masked)."""
+
+    rho: float = 0.1
+    rho_growth: float = 1.5
+    max_iterations: int = 10
+    inner_epochs: int = 1
+    finetune_epochs: int = 1
+    tol_primal: float = 1e-3
+    tol_dual: float = 1e-3
+    lr: float = 1e-3
+    finetune_lr: float = 1e-3
+    optimizer: str = "adam"  # "adam" or "sgd" (momentum 0.9)
+    batch_size: int = 64
+    weight_decay: float = 0.0
+    seed: int = 0
+    threads: int = 1
+    logit_scale: float = 1.0  # loss-only temperature, as in TrainConfig
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in ("adam", "sgd"):
+            raise ValueError(f"AdmmConfig.optimizer: expected 'adam' or 'sgd', got {self.optimizer!r}")
+        if not self.rho > 0 or not self.rho_growth >= 1:
+            raise ValueError(f"AdmmConfig: expected rho > 0 and rho_growth >= 1, got {self.rho}, {self.rho_growth}")
+        if self.max_iterations < 1 or self.inner_epochs < 0 or self.finetune_epochs < 0 or self.batch_size < 1:
+            raise ValueError(
+                "AdmmConfig: expected max_iterations >= 1, inner_epochs >= 0, finetune_epochs >= 0, "
+                f"batch_size >= 1, got {self}"
+            )
+
+
+@dataclass(frozen=True)
+class AdmmIteration:
+    """One ADMM iteration: residuals measured after its Z- and U-steps (``rho`` is the value it trained with)."""
+
+    stage: int
+    iteration: int
+    rho: float
+    primal: float
+    dual: float
+    loss: float
+
+
+@dataclass
+class AdmmResult(TrainResult):
+    """A :class:`TrainResult` (so it can be a recipe's ``fit`` result) plus the ADMM trace.
+
+    ``iterations`` lists every ADMM iteration of every stage; ``converged[j]`` says whether stage j met both
+    tolerances before ``max_iterations``; ``stage_accuracy[j]`` is the test accuracy after stage j (before the
+    hard projection); ``history`` holds the same iterations as dicts (``"phase": "admm"``) followed by the
+    fine-tuning epochs (``"phase": "finetune"``), so a recipe's ``metrics.json`` records the residuals.
+    """
+
+    iterations: list[AdmmIteration] = field(default_factory=list)
+    converged: list[bool] = field(default_factory=list)
+    stage_accuracy: list[float] = field(default_factory=list)
+
+
+def constrained_weights(model: nn.Module) -> dict[str, nn.Parameter]:
+    """The layers ADMM can constrain: every named module with a float ``weight`` Parameter of >= 2 dims
+    (nn.Linear/Conv2d and Brevitas QuantLinear/QuantConv2d, whose ``weight`` is the latent float weight)."""
+    out: dict[str, nn.Parameter] = {}
+    for name, module in model.named_modules():
+        weight = getattr(module, "weight", None)
+        if isinstance(weight, nn.Parameter) and weight.dim() >= 2 and weight.is_floating_point():
+            out[name] = weight
+    return out
+
+
+def _schedule(model: nn.Module, constraints: Mapping[str, Constraint | Iterable[Constraint]]) -> list[dict]:
+    """Validate ``constraints`` and return one ``{layer: constraint}`` dict per stage."""
+    layers = constrained_weights(model)
+    per_layer: dict[str, list[Constraint]] = {}
+    for name, spec in constraints.items():
+        if name not in layers:
+            valid = ", ".join(repr(n) for n in layers) or "none"
+            raise QuantSpecError(
+                f"ADMM constraint for layer {name!r}: no such layer with a weight in the model (valid: {valid})"
+            )
+        items = [spec] if isinstance(spec, _CONSTRAINT_TYPES) else list(spec)
+        if not items:
+            raise QuantSpecError(f"ADMM constraint for layer {name!r}: expected at least one constraint, got []")
+        for item in items:
+            if not isinstance(item, _CONSTRAINT_TYPES):
+                raise QuantSpecError(
+                    f"ADMM constraint for layer {name!r}: expected Binary, Ternary, PowerOfTwoGrid, Sparsity or "
+                    f"Intersect, got {type(item).__name__}"
+                )
+            try:
+                item.project(layers[name].detach())  # shape errors (e.g. column pruning of 1-D) surface here
+            except QuantSpecError as exc:
+                raise QuantSpecError(f"ADMM constraint for layer {name!r}: {exc}") from exc
+        per_layer[name] = items
+    if not per_layer:
+        raise QuantSpecError("ADMM constraints: expected at least one layer, got an empty mapping")
+    n_stages = max(len(v) for v in per_layer.values())
+    return [{name: items[min(j, len(items) - 1)] for name, items in per_layer.items()} for j in range(n_stages)]
+
+
+def _optimizer(params: list[nn.Parameter], config: AdmmConfig, lr: float) -> torch.optim.Optimizer:
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=config.weight_decay)
+
+
+def _norm(tensors: Iterable[torch.Tensor]) -> float:
+    return math.sqrt(sum(float(t.pow(2).sum()) for t in tensors))
+
+
+def admm_train(
+    model: nn.Module,
+    dataset: Dataset,
+    constraints: Mapping[str, Constraint | Iterable[Constraint]],
+    config: AdmmConfig,
+) -> AdmmResult:
+    """Train ``model`` in place with ADMM so that each named layer's weight ends exactly in its set.
+
+    ``constraints`` maps layer names (as in ``model.named_modules()``) to a constraint or a list of them (a
+    progressive schedule). On return, ``constraints[name].contains(weight)`` holds for every layer (the last
+    constraint of a list). Unknown layer names or malformed constraints raise :class:`QuantSpecError`.
+    """
+    seed_everything(config.seed, config.threads)
+    stages = _schedule(model, constraints)
+    weights = constrained_weights(model)
+    generator = torch.Generator().manual_seed(config.seed)
+    loss_fn = nn.CrossEntropyLoss()
+    result = AdmmResult(test_accuracy=float("nan"), train_accuracy=float("nan"), epochs=0, seconds=0.0)
+    start = time.perf_counter()
+    epochs = 0
+
+    for j, stage in enumerate(stages):
+        rho = config.rho
+        with torch.no_grad():
+            z = {n: c.project(weights[n].detach()) for n, c in stage.items()}
+            u = {n: torch.zeros_like(weights[n]) for n in stage}
+        opt = _optimizer([p for p in model.parameters() if p.requires_grad], config, config.lr)
+        converged = False
+        for it in range(config.max_iterations):
+            running, seen = 0.0, 0
+            for _ in range(config.inner_epochs):
+                model.train()
+                for xb, yb in _batches(dataset.train, config.batch_size, generator):
+                    opt.zero_grad(set_to_none=True)
+                    loss = loss_fn(model(xb) * config.logit_scale, yb)
+                    penalty = sum((weights[n] - z[n] + u[n]).pow(2).sum() for n in stage)
+                    (loss + 0.5 * rho * penalty).backward()
+                    opt.step()
+                    running += float(loss.detach()) * len(yb)
+                    seen += len(yb)
+                epochs += 1
+            with torch.no_grad():
+                z_prev = z
+                z = {n: c.project(weights[n].detach() + u[n]) for n, c in stage.items()}
+                for n in stage:
+                    u[n] += weights[n].detach() - z[n]
+                primal = _norm(weights[n].detach() - z[n] for n in stage)
+                dual = rho * _norm(z[n] - z_prev[n] for n in stage)
+            record = AdmmIteration(j, it, rho, primal, dual, running / seen if seen else float("nan"))
+            result.iterations.append(record)
+            result.history.append({"phase": "admm", **asdict(record)})
+            log.info(
+                "ADMM stage %d iteration %d: rho %.3g primal %.4g dual %.4g loss %.4f",
+                j,
+                it,
+                rho,
+                primal,
+                dual,
+                record.loss,
+            )
+            # Scaled ADMM: U = Y / rho, so a new rho rescales U (Boyd et al. 2011, sec. 3.4.1).
+            rho *= config.rho_growth
+            for n in stage:
+                u[n] /= config.rho_growth
+            if primal < config.tol_primal and dual < config.tol_dual:
+                converged = True
+                break
+        result.converged.append(converged)
+        result.stage_accuracy.append(evaluate(model, dataset.test))
+
+    final = stages[-1]
+    _hard_project_and_finetune(model, dataset, final, weights, config, generator, result)
+    result.epochs = epochs + config.finetune_epochs
+    result.seconds = time.perf_counter() - start
+    result.test_accuracy = evaluate(model, dataset.test)
+    result.train_accuracy = evaluate(model, dataset.train)
+    return result
+
+
+def _hard_project_and_finetune(
+    model: nn.Module,
+    dataset: Dataset,
+    final: dict[str, Constraint],
+    weights: dict[str, nn.Parameter],
+    config: AdmmConfig,
+    generator: torch.Generator,
+    result: AdmmResult,
+) -> None:
+    """``W <- project(W)``, then fine-tune with quantized weights frozen and pruned ones masked."""
+    masks: dict[str, torch.Tensor] = {}
+    with torch.no_grad():
+        for n, c in final.items():
+            weights[n].copy_(c.project(weights[n].detach()))
+            if isinstance(c, QUANT_SETS):
+                weights[n].requires_grad_(False)
+            else:
+                masks[n] = (weights[n] != 0).to(weights[n].dtype)
+    hooks = [weights[n].register_hook(lambda g, m=m: g * m) for n, m in masks.items()]
+    params = [p for p in model.parameters() if p.requires_grad]
+    loss_fn = nn.CrossEntropyLoss()
+    try:
+        if params:
+            opt = _optimizer(params, config, config.finetune_lr)
+            for epoch in range(config.finetune_epochs):
+                model.train()
+                running = 0.0
+                for xb, yb in _batches(dataset.train, config.batch_size, generator):
+                    opt.zero_grad(set_to_none=True)
+                    loss = loss_fn(model(xb) * config.logit_scale, yb)
+                    loss.backward()
+                    opt.step()
+                    with torch.no_grad():
+                        for n, m in masks.items():
+                            weights[n].mul_(m)  # weight decay / momentum cannot revive a pruned weight
+                    running += float(loss.detach()) * len(yb)
+                acc = evaluate(model, dataset.test)
+                loss_avg = running / len(dataset.train)
+                result.history.append({"phase": "finetune", "epoch": epoch + 1, "loss": loss_avg, "test_accuracy": acc})
+                log.info("ADMM fine-tune epoch %d: test accuracy %.4f", epoch + 1, acc)
+    finally:
+        for h in hooks:
+            h.remove()
+        for p in weights.values():
+            p.requires_grad_(True)  # frozen for fine-tuning only: the caller gets an ordinary model back
+    for n, c in final.items():
+        if not c.contains(weights[n].detach()):  # a bug, not bad input: the set must hold by construction
+            raise AssertionError(f"layer {n!r}: weight left its constraint set {c} after fine-tuning")
+
+
+# --- fully binarized export ------------------------------------------------------------------------------------
+
+_BN = (nn.BatchNorm1d, nn.BatchNorm2d)
+
+
+def _layer_bn_pairs(model: nn.Module) -> list[tuple[str, nn.Module, nn.Module]]:
+    """(name, layer, following BatchNorm or None) for every Linear/Conv2d child of an nn.Sequential."""
+    pairs = []
+    for prefix, container in model.named_modules():
+        if not isinstance(container, nn.Sequential):
+            continue
+        children = list(container.named_children())
+        for i, (child_name, child) in enumerate(children):
+            if isinstance(child, nn.Linear | nn.Conv2d):  # Brevitas QuantLinear/QuantConv2d included
+                after = children[i + 1][1] if i + 1 < len(children) else None
+                full = f"{prefix}.{child_name}" if prefix else child_name
+                pairs.append((full, child, after if isinstance(after, _BN) else None))
+    return pairs
+
+
+def binarize_for_export(model: nn.Module, layers: Iterable[str] | None = None) -> nn.Module:
+    """Return a copy of ``model`` whose binary layers have weights exactly +-1, with alpha folded into BN.
+
+    ``layers``: names of the binary layers (default: every Linear/Conv2d in an nn.Sequential whose weight is in
+    ``Binary(per_channel=True)``). Each must be directly followed by a BatchNorm in its nn.Sequential, else
+    :class:`UnsupportedError` names it. With the layer's weight ``alpha_c * s_c`` (alpha_c > 0 per output
+    channel c; no bias) its output is ``alpha_c * y'_c`` with ``y'`` the +-1-weight output, and
+
+        BN(alpha * y') = gamma (alpha y' - mu) / sqrt(var + eps) + beta
+                       = (gamma alpha) (y' - mu / alpha) / sqrt(var + eps) + beta = BN'(y'),
+
+    so BN' keeps ``running_var``, ``eps`` and ``bias`` and takes ``weight' = gamma * alpha``,
+    ``running_mean' = mu / alpha``. This is exact in real arithmetic; in float32 the products and the quotient
+    round differently (relative error ~1e-7 per operation), so outputs agree to float rounding, not bit for bit.
+    When every alpha is a power of two the fold is exact in floating point as well. The check is
+    ``max |twin - original|`` on a batch (see ``tests/test_admm.py``): a quantized activation right after BN
+    can turn this rounding into a one-step difference only for a pre-activation within ~1e-6 of a threshold.
+    """
+    out = copy.deepcopy(model).eval()
+    pairs = _layer_bn_pairs(out)
+    wanted = None if layers is None else set(layers)
+    by_name = {name: (layer, bn) for name, layer, bn in pairs}
+    if wanted is not None:
+        missing = sorted(wanted - set(by_name))
+        if missing:
+            valid = ", ".join(repr(n) for n in by_name) or "none"
+            raise QuantSpecError(
+                f"binarize_for_export: layers {missing} not found in an nn.Sequential (valid: {valid})"
+            )
+    for name, (layer, bn) in by_name.items():
+        w = layer.weight.detach()
+        binary = Binary(per_channel=True).contains(w) and bool((w != 0).all())
+        if wanted is None and not binary:
+            continue
+        if wanted is not None and name not in wanted:
+            continue
+        if not binary:
+            raise QuantSpecError(
+                f"binarize_for_export: layer {name!r}: expected weights +-alpha per output channel (after ADMM "
+                "with Binary constraints), got other values"
+            )
+        if getattr(layer, "bias", None) is not None:
+            raise UnsupportedError(f"binarize_for_export: layer {name!r}: expected no bias, got one")
+        alpha = w.reshape(w.shape[0], -1).abs()[:, 0]
+        if torch.all(alpha == 1):
+            continue
+        if bn is None:
+            raise UnsupportedError(
+                f"binarize_for_export: layer {name!r}: expected a BatchNorm right after it to absorb the scale "
+                f"alpha, got none (add a BatchNorm, or constrain it with a fixed-scale set)"
+            )
+        with torch.no_grad():
+            layer.weight.copy_(torch.sign(w))  # w != 0 everywhere, so this is exactly +-1
+            if bn.affine:
+                bn.weight.mul_(alpha)
+            else:
+                raise UnsupportedError(f"binarize_for_export: BatchNorm after {name!r}: expected affine=True")
+            bn.running_mean.div_(alpha)
+    return out
+
+
+def binary_twin(model: nn.Module, layers: Iterable[str] | None = None) -> nn.Module:
+    """The same network with each binary layer rebuilt as qflow ``QLinear/QConv2d(weight="binary")``.
+
+    Runs :func:`binarize_for_export` first, then replaces every layer whose weight is exactly +-1 (or the named
+    ``layers``) by the Brevitas binary preset with the same shape, stride and padding, copying the weight; all
+    other modules (BatchNorm with alpha folded, activations) are copied. The twin computes the same function.
+    """
+    from flow.qat.layers import QConv2d, QLinear
+
+    folded = binarize_for_export(model, layers)
+    for name, layer, _ in _layer_bn_pairs(folded):
+        w = layer.weight.detach()
+        if not bool((w.abs() == 1).all()) or (layers is not None and name not in set(layers)):
+            continue
+        if isinstance(layer, nn.Conv2d) or w.dim() == 4:
+            if (
+                layer.kernel_size[0] != layer.kernel_size[1]
+                or layer.stride[0] != layer.stride[1]
+                or isinstance(layer.padding, str)
+                or layer.padding[0] != layer.padding[1]
+                or layer.groups != 1
+                or any(d != 1 for d in layer.dilation)
+            ):
+                raise UnsupportedError(f"binary_twin: layer {name!r}: expected a square, ungrouped convolution")
+            new = QConv2d(
+                layer.in_channels,
+                layer.out_channels,
+                layer.kernel_size[0],
+                weight="binary",
+                stride=layer.stride[0],
+                padding=layer.padding[0],
+            )
+        else:
+            new = QLinear(layer.in_features, layer.out_features, weight="binary")
+        with torch.no_grad():
+            new.weight.copy_(w)
+        parent_name, _, child = name.rpartition(".")
+        parent = folded.get_submodule(parent_name) if parent_name else folded
+        setattr(parent, child, new)
+    return folded.eval()
