@@ -16,3 +16,16 @@ def test_readme_api_example_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     exec(compile(code, str(README), "exec"), {"__name__": "readme_example"})
     assert (tmp_path / "build/api_example/model.qonnx.onnx").is_file()
+
+
+def test_readme_admm_example_runs(tmp_path, monkeypatch):
+    text = README.read_text()
+    section = text.split("### ADMM", 1)[1]
+    block = re.search(r"```python\n(.*?)```", section, re.S)
+    assert block, "README has no python block under '### ADMM'"
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {"__name__": "readme_admm"}
+    exec(compile(block.group(1), str(README), "exec"), namespace)
+    twin = namespace["exportable"]
+    weights = [m.quant_weight().value for m in twin.modules() if hasattr(m, "quant_weight")]
+    assert weights and all(set(w.unique().tolist()) <= {-1.0, 1.0} for w in weights)
