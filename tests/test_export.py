@@ -14,7 +14,6 @@ from flow.recipe import available_recipes, load_recipe
 from flow.reference import Reference
 from flow.stages import export_recipe, train_recipe
 
-
 # Recipes whose one-epoch training takes long (ADMM stages) run in the slow tier.
 SLOW_RECIPES = {"lenet5_admm_w1"}
 
