@@ -73,6 +73,8 @@ def main() -> None:
     parser.add_argument("recipe", nargs="?", default="tfc_w1a1")
     parser.add_argument("--n", type=int, default=100_000, help="inferences for the RTL simulations")
     parser.add_argument("--no-hls", action="store_true", help="skip hls4ml's Vitis C-simulation")
+    parser.add_argument("--foldings", default="parallel,folded",
+                        help="comma-separated qflow-rtl foldings: parallel, folded or a cycle target")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     recipe = load_recipe(args.recipe)
@@ -98,7 +100,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="qflow-bench-", dir=paths.root) as tmp:
         work = Path(tmp)
-        for folding in ("parallel", "folded"):
+        for folding in [int(f) if f.isdigit() else f for f in args.foldings.split(",")]:
             rate, build_s, info = rtl_rate(qonnx_model, x, folding, work)
             rows.append((f"qflow-rtl Verilator batch, {folding}", len(x), rate,
                          f"build {build_s:.0f} s, {info['cycles/inference']:.0f} cycles/inference"))
