@@ -17,10 +17,11 @@
 //
 // Dataflow: the stream is read once per vector, during fold nf = 0; the beats are stored in an input
 // buffer (SF words, only when NF > 1) that folds nf > 0 read back. The issue stage registers the input
-// word and the ROM word, stage 1 computes the PE x SIMD terms, the SIMD adder tree and the accumulation,
-// and writes each finished output beat into a 4-deep output queue. A credit counter lets the last step of
-// a fold issue only when its queue slot is guaranteed, so the pipeline never stalls and s_axis_tready
-// depends on registers only (no combinational path from m_axis_tready to s_axis_tready).
+// word and the ROM word; stage 1 computes the PE x SIMD terms and their sums (one mvau_dot per PE, see
+// hw/mvau/mvau_dot.v, which must be compiled with this file), accumulates over the SF steps and writes
+// each finished output beat into a 4-deep output queue. A credit counter lets the last step of a fold
+// issue only when its queue slot is guaranteed, so the pipeline never stalls and s_axis_tready depends
+// on registers only (no combinational path from m_axis_tready to s_axis_tready).
 //
 // Timing (no stalls): one vector every NF*SF cycles. If the input beat (nf=0, sf=SF-1) of a vector is
 // accepted in cycle t, output beat nf of that vector is valid in cycle t + nf*SF + 2; a vector whose first
@@ -73,13 +74,6 @@ module mvau #(
     localparam integer NFW    = imax(clog2(NF), 1);
     localparam integer SFW    = imax(clog2(SF), 1);
     localparam integer AW     = imax(clog2(DEPTH), 1);
-    // x widened by one bit when unsigned, so both operands of a difference fit in EXT bits signed
-    localparam integer EXT    = imax((IN_SIGNED != 0) ? IN_BITS : IN_BITS + 1, W_BITS);
-    // width of one term (exact): XNOR bit, product, +-x, -|x - w|
-    localparam integer TW     = (MODE == 0) ? 1 :
-                                (MODE == 1) ? IN_BITS + W_BITS :
-                                (MODE == 2) ? IN_BITS + 1 : EXT + 1;
-    localparam         TSIGNED = (MODE != 0);
 
     function [ACC_BITS-1:0] to_acc;  // a non-negative integer as an ACC_BITS constant (may exceed 32 bits)
         input integer v;
@@ -204,58 +198,22 @@ module mvau #(
     endgenerate
 
     // ------------------------------------------------------------------ stage 1: terms, sum, accumulate
-    // term(x, w): the exact contribution of one input/weight pair, TW bits (two's complement unless XNOR)
-    function [TW-1:0] term;
-        input [IN_BITS-1:0] xe;
-        input [W_BITS-1:0]  we;
-        reg   [TW-1:0]      xw, ww, d;
-        integer k;
-        begin
-            // operands extended to TW bits (x by its signedness, w signed)
-            for (k = 0; k < TW; k = k + 1) begin
-                xw[k] = (k < IN_BITS) ? xe[k] : ((IN_SIGNED != 0) && xe[IN_BITS-1]);
-                ww[k] = (k < W_BITS) ? we[k] : we[W_BITS-1];
-            end
-            d = xw - ww;
-            case (MODE)
-                0:       term = {TW{~(xe[0] ^ we[0])}};  // TW = 1: XNOR bit
-                1:       term = xw * ww;                 // |x*w| < 2^(TW-1): exact in TW bits
-                2:       term = we[0] ? xw : -xw;        // +-x
-                default: term = d[TW-1] ? d : -d;        // -|x - w|, d exact in TW = EXT+1 bits
-            endcase
-        end
-    endfunction
-
-    // a term extended (signed unless XNOR) or wrapped to ACC_BITS: sums are exact mod 2^ACC_BITS
-    function [ACC_BITS-1:0] extend;
-        input [TW-1:0] t;
-        integer k;
-        begin
-            for (k = 0; k < ACC_BITS; k = k + 1) extend[k] = (k < TW) ? t[k] : (TSIGNED && t[TW-1]);
-        end
-    endfunction
-
-    // dot[p]: sum over the SIMD lanes of this step. Written as a loop on purpose: Verilator keeps it a
-    // loop (a fully parallel 784x64 layer verilates in seconds), Yosys unrolls it and alumacc/maccmap
-    // turn the sum into a carry-save adder tree.
-    reg [PE*ACC_BITS-1:0] dot;
-    always @(*) begin : b_dot
-        integer pp, ss;
-        reg [ACC_BITS-1:0] sum;
-        for (pp = 0; pp < PE; pp = pp + 1) begin
-            sum = {ACC_BITS{1'b0}};
-            for (ss = 0; ss < SIMD; ss = ss + 1) begin
-                sum = sum + extend(term(x1[ss*IN_BITS +: IN_BITS], w1[(pp*SIMD + ss)*W_BITS +: W_BITS]));
-            end
-            dot[pp*ACC_BITS +: ACC_BITS] = sum;
-        end
-    end
-
+    // dot[p]: sum over the SIMD lanes of this step, mod 2^ACC_BITS (one mvau_dot per PE)
+    wire [PE*ACC_BITS-1:0] dot;
     wire [PE*ACC_BITS-1:0] beat;
 
     genvar p;
     generate
         for (p = 0; p < PE; p = p + 1) begin : g_pe
+            mvau_dot #(
+                .SIMD(SIMD), .MODE(MODE), .IN_BITS(IN_BITS), .IN_SIGNED(IN_SIGNED), .W_BITS(W_BITS),
+                .ACC_BITS(ACC_BITS)
+            ) u_dot (
+                .x(x1),
+                .w(w1[p*SIMD*W_BITS +: SIMD*W_BITS]),
+                .dot(dot[p*ACC_BITS +: ACC_BITS])
+            );
+
             reg  [ACC_BITS-1:0] acc;
             wire [ACC_BITS-1:0] nxt = (first1 ? {ACC_BITS{1'b0}} : acc) + dot[p*ACC_BITS +: ACC_BITS];
             always @(posedge clk) begin

@@ -13,7 +13,8 @@
 //                 SLOT = N_THRESH*IN_BITS + 1 bits at bit p*SLOT; in the slot T[c][t] at t*IN_BITS and
 //                 F[c] at bit SLOT-1.
 //
-// Pipeline: issue (input and ROM word registered) -> compare/count/bias -> 4-deep output queue. A credit
+// Pipeline: issue (input and ROM word registered) -> compare/count/bias (one thresholding_pe per PE, see
+// hw/thresholding/thresholding_pe.v, compiled with this file) -> 4-deep output queue. A credit
 // counter admits a beat only when its queue slot is guaranteed, so s_axis_tready depends on registers
 // only and the pipeline never stalls. One beat per cycle; a beat accepted in cycle t is valid at the
 // output in cycle t + 2 (no backpressure). A vector of C channels takes CF = C/PE cycles.
@@ -56,18 +57,6 @@ module thresholding #(
     localparam integer SLOT   = N_THRESH * IN_BITS + 1;
     localparam integer RWIDTH = PE * SLOT;
     localparam integer AW     = imax(clog2(CF), 1);
-    localparam integer CW     = imax(clog2(N_THRESH + 1), 1);  // hit counter
-    localparam integer YW     = imax(OUT_BITS, CW);             // bias + count, before truncation
-
-    function [YW-1:0] to_yw;  // an integer (possibly negative) as a YW-bit two's complement constant
-        input integer v;
-        integer k;
-        begin
-            for (k = 0; k < YW; k = k + 1) to_yw[k] = ((v >>> k) % 2) != 0;
-        end
-    endfunction
-
-    localparam [YW-1:0] BIAS = to_yw(OUT_BIAS);
 
     generate
         if (C % PE != 0 || PE < 1 || N_THRESH < 1) begin : g_bad_params
@@ -128,38 +117,16 @@ module thresholding #(
     // ------------------------------------------------------------------ stage 1: compare, count, bias
     wire [PE*OUT_BITS-1:0] beat;
 
-    genvar p, t;
+    genvar p;
     generate
         for (p = 0; p < PE; p = p + 1) begin : g_pe
-            wire signed [IN_BITS-1:0] x    = x1[p*IN_BITS +: IN_BITS];
-            wire [SLOT-1:0]           slot = t1[p*SLOT +: SLOT];
-            wire                      flag = slot[SLOT-1];
-            wire [N_THRESH-1:0]       hit;
-            for (t = 0; t < N_THRESH; t = t + 1) begin : g_cmp
-                wire signed [IN_BITS-1:0] th = slot[t*IN_BITS +: IN_BITS];
-                assign hit[t] = flag ? (x <= th) : (x >= th);
-            end
-
-            reg [CW-1:0] cnt;
-            integer k;
-            always @(*) begin
-                cnt = {CW{1'b0}};
-                for (k = 0; k < N_THRESH; k = k + 1) begin
-                    if (hit[k]) cnt = cnt + 1'b1;
-                end
-            end
-
-            wire [YW-1:0] cntx;
-            if (YW > CW) begin : g_ext
-                assign cntx = {{(YW-CW){1'b0}}, cnt};
-            end else begin : g_same
-                assign cntx = cnt;
-            end
-            wire [YW-1:0] y = BIAS + cntx;
-            assign beat[p*OUT_BITS +: OUT_BITS] = y[OUT_BITS-1:0];
-            if (YW > OUT_BITS) begin : g_unused
-                wire _unused_hi = &{1'b0, y[YW-1:OUT_BITS], 1'b0};  // out of range by contract
-            end
+            thresholding_pe #(
+                .IN_BITS(IN_BITS), .N_THRESH(N_THRESH), .OUT_BITS(OUT_BITS), .OUT_BIAS(OUT_BIAS)
+            ) u_pe (
+                .x(x1[p*IN_BITS +: IN_BITS]),
+                .slot(t1[p*SLOT +: SLOT]),
+                .y(beat[p*OUT_BITS +: OUT_BITS])
+            );
         end
     endgenerate
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import numpy as np
 from cocotb import start_soon
 from cocotb.clock import Clock
 from cocotb.handle import HierarchyObject
@@ -24,6 +25,8 @@ __all__ = [
     "AxisSource",
     "CycleCounter",
     "assert_beats_equal",
+    "check_capacity",
+    "check_stream_timing",
     "dut_params",
     "run_stream",
     "start_clock_and_reset",
@@ -50,10 +53,11 @@ class CycleCounter:
 
 
 async def start_clock_and_reset(dut: HierarchyObject, reset_cycles: int = 3) -> CycleCounter:
-    """Start a 10 ns clock on ``dut.clk``, hold ``rst_n`` low for ``reset_cycles`` edges, release it.
+    """Start a 10 ns clock on ``dut.clk``, hold ``rst_n`` low (and ``s_axis_tvalid``/``m_axis_tready``
+    low) for ``reset_cycles`` edges, then release it.
 
-    Returns right after the rising edge on which the design leaves reset is the *next* one, i.e. the
-    caller's components start driving in the first cycle out of reset.
+    Returns just after the first rising edge that samples ``rst_n`` high: the design is out of reset, and
+    components created now drive from cycle 0 of the returned counter on.
     """
     Clock(dut.clk, 10, unit="ns").start()
     # Inputs start random in Verilator (x-initial unique): idle every stream input before leaving reset,
@@ -70,7 +74,7 @@ async def start_clock_and_reset(dut: HierarchyObject, reset_cycles: int = 3) -> 
 
 
 def dut_params(dut: HierarchyObject, names: Iterable[str]) -> dict[str, int]:
-    """Read integer parameters back from the DUT (Verilator builds with ``--public-flat-rw``)."""
+    """Read integer parameters back from the DUT (``run_cocotb`` makes the top's parameters public)."""
     return {name: int(getattr(dut, name).value) for name in names}
 
 
@@ -184,7 +188,8 @@ class AxisMonitor:
 
 
 class AxisSink:
-    """Drives ``<prefix>_tready``: low with probability ``stall_prob`` each cycle; records beats."""
+    """Drives ``<prefix>_tready``: low with probability ``stall_prob`` each cycle (``stall_prob`` may be
+    changed while running; 1.0 holds tready low); records beats."""
 
     def __init__(
         self,
@@ -214,11 +219,10 @@ class AxisSink:
         return self.monitor.cycles
 
     async def _run(self) -> None:
-        if self.stall_prob <= 0.0:
-            return
         clk = self.counter.clk
-        while True:
-            self.bus.tready.value = 0 if self.rng.random() < self.stall_prob else 1
+        while True:  # stall_prob may be changed by the test at any time
+            stall = self.stall_prob > 0.0 and self.rng.random() < self.stall_prob
+            self.bus.tready.value = 0 if stall else 1
             await RisingEdge(clk)
 
     async def wait_beats(self, n: int, timeout_cycles: int) -> None:
@@ -271,3 +275,62 @@ async def run_stream(
     if not src.idle:
         raise AssertionError(f"{len(src.queue)} input beats never accepted")
     return src, sink
+
+
+def check_stream_timing(
+    src: AxisSource,
+    sink: AxisSink,
+    *,
+    in_beats: int,
+    out_beats: int,
+    ii: int,
+    valid_cycle: Callable[[int], int] | None = None,
+    warmup: int = 0,
+) -> None:
+    """Timing checks of a run without stalls.
+
+    * consecutive vectors start (first input beat) and finish (last output beat) every ``ii`` cycles,
+      after the first ``warmup`` intervals (a block may take a few vectors faster while it fills);
+    * with ``valid_cycle``: output beat ``b`` of each vector is accepted (= first valid, the sink being
+      always ready) ``valid_cycle(b)`` cycles after the vector's first input beat.
+    """
+    first_in = src.accept_cycles[::in_beats]
+    last_out = sink.cycles[out_beats - 1 :: out_beats]
+    n = len(last_out)
+    starts, ends = np.diff(first_in).tolist()[warmup:], np.diff(last_out).tolist()[warmup:]
+    if not starts or starts != [ii] * len(starts):
+        raise AssertionError(f"vectors should start every {ii} cycles, measured intervals {starts}")
+    if ends != [ii] * len(ends):
+        raise AssertionError(f"vectors should finish every {ii} cycles, measured intervals {ends}")
+    if valid_cycle is None:
+        return
+    for v in range(n):
+        for b in range(out_beats):
+            measured = sink.cycles[v * out_beats + b] - first_in[v]
+            if measured != valid_cycle(b):
+                raise AssertionError(
+                    f"vector {v} output beat {b}: valid {measured} cycles after the first input beat, "
+                    f"expected {valid_cycle(b)}"
+                )
+
+
+async def check_capacity(dut: HierarchyObject, capacity: int, seed: int) -> None:
+    """With the output held (``tready`` low) a block must take exactly ``capacity`` beats, then deliver
+    them unchanged and in order once released."""
+    counter = await start_clock_and_reset(dut)
+    width = len(dut.s_axis_tdata)
+    rng = random.Random(seed)
+    beats = [rng.getrandbits(width) for _ in range(capacity + 3)]
+    src = AxisSource(dut, "s_axis", counter, seed=seed)
+    sink = AxisSink(dut, "m_axis", counter, stall_prob=1.0, seed=seed + 1)
+    src.send(beats)
+    await counter.wait(4 * capacity + 10)
+    if len(src.accept_cycles) != capacity:
+        raise AssertionError(f"with the output held: expected {capacity} beats taken, got {len(src.accept_cycles)}")
+    if sink.beats:
+        raise AssertionError(f"beats delivered while tready was low: {sink.beats}")
+    sink.stall_prob = 0.0
+    await sink.wait_beats(len(beats), 10 * len(beats) + 10)
+    if sink.monitor.errors:
+        raise AssertionError("AXI-Stream rule broken:\n" + "\n".join(sink.monitor.errors[:10]))
+    assert_beats_equal(sink.beats, beats, 1, "after release")

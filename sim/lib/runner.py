@@ -116,8 +116,11 @@ def run_cocotb(
     """Verilate ``sources`` with ``parameters`` into ``build_dir`` and run the cocotb ``test_module``.
 
     String parameters are passed as Verilog strings (quoted here). ``tb_config`` is serialized into
-    ``$QFLOW_TB_CONFIG`` for the test (see :func:`tb_config`). Raises :class:`AssertionError` when a
-    cocotb test fails, naming the results file. Returns the results file.
+    ``$QFLOW_TB_CONFIG`` for the test (see :func:`tb_config`). ``plusargs`` go to the simulation,
+    ``public`` names extra top-level signals (patterns) the test needs to see besides ``clk``, ``rst_n``,
+    ``s_axis_*``, ``m_axis_*`` and the parameters; ``opt_fast`` is the C++ optimization of the model
+    (``-O0`` compiles big generated netlists much faster). Raises :class:`AssertionError` when a cocotb
+    test fails, naming the results file. Returns the results file.
     """
     build_dir = Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
@@ -157,8 +160,12 @@ def run_cocotb(
     return results
 
 
-def lint(sources: Sequence[str | os.PathLike[str]], top: str, parameters: Mapping[str, int | str] | None = None,
-         cwd: str | os.PathLike[str] | None = None) -> str:
+def lint(
+    sources: Sequence[str | os.PathLike[str]],
+    top: str,
+    parameters: Mapping[str, int | str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+) -> str:
     """``verilator --lint-only -Wall`` on ``sources``; returns the output, raises ``AssertionError`` on
     any warning or error."""
     cmd = ["verilator", "--lint-only", "-Wall", "--top-module", top]

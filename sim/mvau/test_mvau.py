@@ -1,13 +1,14 @@
 """cocotb testbench of ``hw/mvau/mvau.v`` against :func:`flow.rtl.ops.mvau.golden`.
 
 The pytest entry (``test_mvau``) draws weights for one curated parameter case, sizes ``ACC_BITS`` to the
-exact interval of those weights (so partial sums wrap and the final value must still be exact), writes
-the weight ROM and runs two cocotb tests in one Verilator build:
+exact interval of those weights (so partial sums wrap and only the final value is exact), writes the
+weight ROM and runs two cocotb tests in one Verilator build. Both read the parameters back from the DUT
+and the weights back from the ROM file:
 
-* ``stream_with_stalls`` -- random vectors (plus the per-channel extreme vectors) with random input idle
+* ``stream_with_stalls`` -- random vectors (led by per-channel extreme vectors) with random input idle
   cycles and random output backpressure, compared beat by beat with ``==``;
-* ``throughput_no_stalls`` -- back-to-back vectors, always ready: the measured interval between vectors
-  equals ``cycles_per_vector`` and each output beat is first valid in ``output_valid_cycle``.
+* ``throughput_no_stalls`` -- back-to-back vectors, always ready: vectors start and finish every
+  ``cycles_per_vector`` cycles and each output beat is first valid in ``output_valid_cycle``.
 """
 
 from __future__ import annotations
@@ -27,32 +28,39 @@ from flow.rtl.ops.mvau import (
     golden,
     output_valid_cycle,
     pack_inputs,
+    pack_outputs,
     pack_weights,
     required_acc_bits,
-    unpack_outputs,
     unpack_weights,
     write_mem,
 )
+from sim.lib.axis import assert_beats_equal, check_stream_timing, dut_params, run_stream
 from sim.lib.runner import run_cocotb, sim_build_dir, tb_config
 
 PARAM_NAMES = ("MW", "MH", "PE", "SIMD", "MODE", "IN_BITS", "IN_SIGNED", "W_BITS", "ACC_BITS")
 
 
 # ---------------------------------------------------------------------------------------------- cocotb side
-def _params_from_dut(dut) -> MvauParams:
-    from sim.lib.axis import dut_params
-
+def params_from_dut(dut) -> MvauParams:
+    """The DUT's parameters as :class:`MvauParams`."""
     p = dut_params(dut, PARAM_NAMES)
     params = MvauParams(
-        mw=p["MW"], mh=p["MH"], pe=p["PE"], simd=p["SIMD"], mode=MvauMode(p["MODE"]), in_bits=p["IN_BITS"],
-        in_signed=bool(p["IN_SIGNED"]), w_bits=p["W_BITS"], acc_bits=p["ACC_BITS"],
+        mw=p["MW"],
+        mh=p["MH"],
+        pe=p["PE"],
+        simd=p["SIMD"],
+        mode=MvauMode(p["MODE"]),
+        in_bits=p["IN_BITS"],
+        in_signed=bool(p["IN_SIGNED"]),
+        w_bits=p["W_BITS"],
+        acc_bits=p["ACC_BITS"],
     )
     params.validate()
     return params
 
 
 def random_inputs(params: MvauParams, W: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` random vectors, starting with the vectors that reach each channel's min and max."""
+    """``n`` vectors: first the ones reaching the min and max of two random channels, then random ones."""
     lo, hi = params.x_range
     if params.mode == MvauMode.XNOR:
         x = rng.choice(np.array([-1, 1]), size=(n, params.mw))
@@ -62,86 +70,77 @@ def random_inputs(params: MvauParams, W: np.ndarray, n: int, rng: np.random.Gene
     for c in rng.choice(params.mh, size=min(2, params.mh), replace=False):
         w = W[c]
         if params.mode == MvauMode.ADDER:
-            far = np.where(np.abs(lo - w) >= np.abs(hi - w), lo, hi)
-            near = np.clip(w, lo, hi)
-            extremes += [far, near]
+            extremes += [np.where(np.abs(lo - w) >= np.abs(hi - w), lo, hi), np.clip(w, lo, hi)]
         else:
             extremes += [np.where(w > 0, hi, lo), np.where(w > 0, lo, hi)]
-    extremes = np.array(extremes, dtype=np.int64)
-    if params.mode == MvauMode.XNOR:
-        extremes = np.where(extremes > 0, 1, -1)
-    return np.concatenate([extremes, x])[:n]
+    return np.concatenate([np.array(extremes, dtype=np.int64), x])[:n]
 
 
 @cocotb.test()
 async def stream_with_stalls(dut) -> None:
     """Random vectors, random idle cycles on the input, random backpressure on the output."""
-    from sim.lib.axis import assert_beats_equal, run_stream
-
     cfg = tb_config()
-    params = _params_from_dut(dut)
+    params = params_from_dut(dut)
     W = unpack_weights(read_mem(cfg["weight_file"]), params)
-    rng = np.random.default_rng(cfg["seed"])
-    x = random_inputs(params, W, cfg["vectors"], rng)
-    expected = golden(x, W, params)
-    n_out = len(x) * params.nf
+    x = random_inputs(params, W, cfg["vectors"], np.random.default_rng(cfg["seed"]))
+    expected = pack_outputs(golden(x, W, params), params)
     _, sink = await run_stream(
-        dut, pack_inputs(x, params), n_out, idle_prob=cfg["idle_prob"], stall_prob=cfg["stall_prob"],
-        seed=cfg["seed"], timeout_cycles=50 * n_out * params.sf + 100,
+        dut,
+        pack_inputs(x, params),
+        len(expected),
+        idle_prob=cfg["idle_prob"],
+        stall_prob=cfg["stall_prob"],
+        seed=cfg["seed"],
+        timeout_cycles=50 * len(expected) * params.sf + 100,
     )
-    got = unpack_outputs(sink.beats, params)
-    assert_beats_equal(
-        [int(b) for b in sink.beats],
-        [int(b) for b in _pack_outputs(expected, params)],
-        params.nf,
-        "mvau output",
-    )
-    assert np.array_equal(got, expected)
-
-
-def _pack_outputs(y: np.ndarray, params: MvauParams) -> list[int]:
-    from flow.rtl.ops import encode, pack_fields
-
-    return pack_fields(encode(y, params.acc_bits, True, "y").reshape(-1, params.pe), params.acc_bits)
+    assert_beats_equal(sink.beats, expected, params.nf, "mvau output")
 
 
 @cocotb.test()
 async def throughput_no_stalls(dut) -> None:
     """Back-to-back vectors without stalls: interval == cycles_per_vector, latency == formula."""
-    from sim.lib.axis import run_stream
-
     cfg = tb_config()
-    params = _params_from_dut(dut)
+    params = params_from_dut(dut)
     W = unpack_weights(read_mem(cfg["weight_file"]), params)
-    rng = np.random.default_rng(cfg["seed"] + 7)
-    n = 6
-    x = random_inputs(params, W, n, rng)
+    x = random_inputs(params, W, 6, np.random.default_rng(cfg["seed"] + 7))
+    expected = pack_outputs(golden(x, W, params), params)
     src, sink = await run_stream(
-        dut, pack_inputs(x, params), n * params.nf, idle_prob=0.0, stall_prob=0.0, seed=cfg["seed"],
-        timeout_cycles=10 * n * params.nf * params.sf + 100,
+        dut,
+        pack_inputs(x, params),
+        len(expected),
+        idle_prob=0.0,
+        stall_prob=0.0,
+        seed=cfg["seed"],
+        timeout_cycles=10 * len(expected) * params.sf + 100,
     )
-    assert np.array_equal(unpack_outputs(sink.beats, params), golden(x, W, params))
-    ii = cycles_per_vector(params)
-    first_in = src.accept_cycles[:: params.sf]
-    last_out = sink.cycles[params.nf - 1 :: params.nf]
-    intervals = np.diff(last_out).tolist()
-    assert intervals == [ii] * (n - 1), f"cycles per vector: expected {ii}, measured {intervals}"
-    assert np.diff(first_in).tolist() == [ii] * (n - 1), f"input beats not back to back: {src.accept_cycles}"
-    for v in range(n):
-        for nf in range(params.nf):
-            measured = sink.cycles[v * params.nf + nf] - first_in[v]
-            assert measured == output_valid_cycle(params, nf), (
-                f"vector {v} beat {nf}: valid {measured} cycles after the first input beat, "
-                f"expected {output_valid_cycle(params, nf)}"
-            )
+    assert_beats_equal(sink.beats, expected, params.nf, "mvau output")
+    check_stream_timing(
+        src,
+        sink,
+        in_beats=params.sf,
+        out_beats=params.nf,
+        ii=cycles_per_vector(params),
+        valid_cycle=lambda nf: output_valid_cycle(params, nf),
+    )
 
 
 # ---------------------------------------------------------------------------------------------- pytest side
-def _case(name: str, mode: MvauMode, mw: int, mh: int, pe: int, simd: int, in_bits: int = 1,
-          in_signed: bool = False, w_bits: int = 1, vectors: int = 40, marks=()) -> object:
-    params = MvauParams(mw=mw, mh=mh, pe=pe, simd=simd, mode=mode, in_bits=in_bits, in_signed=in_signed,
-                        w_bits=w_bits, acc_bits=32)
-    return pytest.param(params, vectors, id=name, marks=marks)
+def _case(
+    name: str,
+    mode: MvauMode,
+    mw: int,
+    mh: int,
+    pe: int,
+    simd: int,
+    in_bits: int = 1,
+    in_signed: bool = False,
+    w_bits: int = 1,
+    vectors: int = 40,
+):
+    params = MvauParams(
+        mw=mw, mh=mh, pe=pe, simd=simd, mode=mode, in_bits=in_bits, in_signed=in_signed, w_bits=w_bits, acc_bits=32
+    )
+    return pytest.param(params, vectors, id=name)
 
 
 X, M, B, A = MvauMode.XNOR, MvauMode.MAC, MvauMode.BIPOLAR_W, MvauMode.ADDER
@@ -171,21 +170,25 @@ def random_weights(params: MvauParams, rng: np.random.Generator) -> np.ndarray:
 @pytest.mark.sim
 @pytest.mark.parametrize(("params", "vectors"), CASES)
 def test_mvau(request: pytest.FixtureRequest, params: MvauParams, vectors: int) -> None:
+    """One Verilator build per case; the two cocotb tests above run in it."""
     case = request.node.callspec.id
     seed = sum(map(ord, case))
-    rng = np.random.default_rng(seed)
-    W = random_weights(params, rng)
+    W = random_weights(params, np.random.default_rng(seed))
     params = dataclasses.replace(params, acc_bits=required_acc_bits(W, params))
     build_dir = sim_build_dir("mvau", case)
     weight_file = build_dir / "weights.mem"
     write_mem(weight_file, pack_weights(W, params))
     run_cocotb(
         "mvau",
-        [str(s) for s in HW_SOURCES],
+        HW_SOURCES,
         params.verilog_parameters(str(weight_file)),
         build_dir,
         "test_mvau",
-        tb_config={"weight_file": str(weight_file), "seed": seed, "vectors": vectors,
-                   "idle_prob": 0.3, "stall_prob": 0.4},
-        opt_fast="-O1",
+        tb_config={
+            "weight_file": str(weight_file),
+            "seed": seed,
+            "vectors": vectors,
+            "idle_prob": 0.3,
+            "stall_prob": 0.4,
+        },
     )

@@ -42,6 +42,7 @@ __all__ = [
     "latency_cycles",
     "output_valid_cycle",
     "pack_inputs",
+    "pack_outputs",
     "pack_weights",
     "required_acc_bits",
     "unpack_outputs",
@@ -52,7 +53,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Verilog files the block needs, in compile order.
-HW_SOURCES = (HW_ROOT / "mvau" / "mvau.v",)
+HW_SOURCES = (HW_ROOT / "mvau" / "mvau.v", HW_ROOT / "mvau" / "mvau_dot.v")
 
 #: Pipeline depth of ``mvau.v``: issue register + stage 1 (terms, tree, accumulate) -> output queue.
 PIPELINE_CYCLES = 2
@@ -233,9 +234,7 @@ def golden(x: np.ndarray, W: np.ndarray, params: MvauParams, chunk: int = 256) -
     x = _check_x(x, params)
     W = _check_w(W, params)
     if params.mode == MvauMode.ADDER:
-        parts = [
-            -np.abs(x[i : i + chunk, None, :] - W[None, :, :]).sum(axis=2) for i in range(0, len(x), chunk)
-        ]
+        parts = [-np.abs(x[i : i + chunk, None, :] - W[None, :, :]).sum(axis=2) for i in range(0, len(x), chunk)]
         y = np.concatenate(parts, axis=0) if parts else np.zeros((0, params.mh), np.int64)
     else:
         y = x @ W.T
@@ -280,6 +279,16 @@ def pack_inputs(x: np.ndarray, params: MvauParams) -> list[int]:
     else:
         enc = encode(x, params.in_bits, params.in_signed, "mvau: x")
     return pack_fields(enc.reshape(-1, params.simd), params.in_bits)
+
+
+def pack_outputs(y: np.ndarray, params: MvauParams) -> list[int]:
+    """Output beats the hardware sends for outputs ``y`` ``(batch, MH)`` (the expected stream)."""
+    params.validate()
+    y = np.asarray(y, dtype=np.int64)
+    if y.ndim != 2 or y.shape[1] != params.mh:
+        raise ValueError(f"mvau: y expected shape (batch, mh={params.mh}), got {y.shape}")
+    enc = encode(y, params.acc_bits, signed=True, what="mvau: y")
+    return pack_fields(enc.reshape(-1, params.pe), params.acc_bits)
 
 
 def unpack_outputs(beats: Sequence[int], params: MvauParams) -> np.ndarray:

@@ -1,0 +1,232 @@
+"""Thresholding (``hw/thresholding/thresholding.v``): parameters, golden model, packers, cycle formulas.
+
+Per channel ``c``: ``y = OUT_BIAS + #{t : x >= T[c][t]}`` when ``flags[c] == 0`` and
+``y = OUT_BIAS + #{t : x <= T[c][t]}`` when ``flags[c] == 1`` (negative BatchNorm scale). Thresholds need
+not be sorted. ``x`` and the thresholds are signed ``IN_BITS``; ``y`` leaves as ``OUT_BITS`` two's
+complement, read back signed when ``OUT_BIAS < 0`` and unsigned otherwise (:attr:`ThresholdingParams.out_signed`).
+
+Memory layout (``THRESH_FILE``): ``C/PE`` words; channel ``c = cf*PE + p`` in word ``cf``, in a slot of
+``SLOT = N_THRESH*IN_BITS + 1`` bits at bit ``p*SLOT``; inside the slot ``T[c][t]`` at ``t*IN_BITS`` and the
+flag at bit ``SLOT - 1``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from flow.rtl.ops import (
+    HW_ROOT,
+    MAX_FIELD_BITS,
+    check_range,
+    encode,
+    hex_lines,
+    pack_fields,
+    signed_range,
+    unpack_fields,
+    unsigned_range,
+    write_mem,
+)
+
+__all__ = [
+    "HW_SOURCES",
+    "ThresholdingParams",
+    "cycles_per_vector",
+    "golden",
+    "latency_cycles",
+    "output_valid_cycle",
+    "pack_inputs",
+    "pack_outputs",
+    "pack_thresholds",
+    "unpack_outputs",
+    "unpack_thresholds",
+    "write_mem",
+]
+
+log = logging.getLogger(__name__)
+
+#: Verilog files the block needs, in compile order.
+HW_SOURCES = (HW_ROOT / "thresholding" / "thresholding.v", HW_ROOT / "thresholding" / "thresholding_pe.v")
+
+#: Pipeline depth: issue register + compare/count stage -> output queue.
+PIPELINE_CYCLES = 2
+
+
+@dataclass(frozen=True)
+class ThresholdingParams:
+    """Parameters of one ``thresholding`` instance (Verilog parameter names in lower case)."""
+
+    c: int
+    pe: int
+    in_bits: int
+    n_thresh: int
+    out_bits: int
+    out_bias: int
+
+    @property
+    def cf(self) -> int:
+        """Channel folds ``C / PE`` (beats per vector)."""
+        return self.c // self.pe
+
+    @property
+    def slot_bits(self) -> int:
+        """Bits per channel in a memory word: ``N_THRESH*IN_BITS + 1``."""
+        return self.n_thresh * self.in_bits + 1
+
+    @property
+    def word_bits(self) -> int:
+        """Bits per memory word: ``PE*SLOT``."""
+        return self.pe * self.slot_bits
+
+    @property
+    def out_signed(self) -> bool:
+        """Whether outputs are read back as signed (``OUT_BIAS < 0``)."""
+        return self.out_bias < 0
+
+    @property
+    def out_range(self) -> tuple[int, int]:
+        """Inclusive range of output values: ``[OUT_BIAS, OUT_BIAS + N_THRESH]``."""
+        return self.out_bias, self.out_bias + self.n_thresh
+
+    def validate(self) -> None:
+        """Raise :class:`ValueError` naming the first bad parameter, what was expected and what arrived."""
+        for name in ("c", "pe", "in_bits", "n_thresh", "out_bits"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"thresholding: {name} expected a positive integer, got {v!r}")
+        if not isinstance(self.out_bias, int) or isinstance(self.out_bias, bool):
+            raise ValueError(f"thresholding: out_bias expected an integer, got {self.out_bias!r}")
+        if self.c % self.pe:
+            raise ValueError(f"thresholding: pe expected a divisor of c={self.c}, got {self.pe}")
+        for name in ("in_bits", "out_bits"):
+            if getattr(self, name) > MAX_FIELD_BITS:
+                raise ValueError(
+                    f"thresholding: {name} expected at most {MAX_FIELD_BITS} (int64 model), got {getattr(self, name)}"
+                )
+        lo, hi = self.out_range
+        rng = signed_range(self.out_bits) if self.out_signed else unsigned_range(self.out_bits)
+        if lo < rng[0] or hi > rng[1]:
+            kind = "signed" if self.out_signed else "unsigned"
+            raise ValueError(
+                f"thresholding: out_bits={self.out_bits} ({kind}) expected to hold outputs "
+                f"[out_bias, out_bias + n_thresh] = [{lo}, {hi}], but holds only [{rng[0]}, {rng[1]}]"
+            )
+
+    def verilog_parameters(self, thresh_file: str) -> dict[str, int | str]:
+        """The Verilog parameter map (``THRESH_FILE`` as a plain, unquoted string)."""
+        self.validate()
+        return {
+            "C": self.c,
+            "PE": self.pe,
+            "IN_BITS": self.in_bits,
+            "N_THRESH": self.n_thresh,
+            "OUT_BITS": self.out_bits,
+            "OUT_BIAS": self.out_bias,
+            "THRESH_FILE": str(thresh_file),
+        }
+
+
+def _check_tables(T: np.ndarray, flags: np.ndarray, params: ThresholdingParams) -> tuple[np.ndarray, np.ndarray]:
+    T = np.asarray(T, dtype=np.int64)
+    flags = np.asarray(flags)
+    if T.shape != (params.c, params.n_thresh):
+        raise ValueError(f"thresholding: T expected shape (c={params.c}, n_thresh={params.n_thresh}), got {T.shape}")
+    if flags.shape != (params.c,):
+        raise ValueError(f"thresholding: flags expected shape (c={params.c},), got {flags.shape}")
+    flags = flags.astype(np.int64)
+    check_range(flags, 0, 1, "thresholding: flags")
+    check_range(T, *signed_range(params.in_bits), f"thresholding: T (signed {params.in_bits} bits)")
+    return T, flags
+
+
+def _check_x(x: np.ndarray, params: ThresholdingParams) -> np.ndarray:
+    x = np.asarray(x, dtype=np.int64)
+    if x.ndim != 2 or x.shape[1] != params.c:
+        raise ValueError(f"thresholding: x expected shape (batch, c={params.c}), got {x.shape}")
+    check_range(x, *signed_range(params.in_bits), f"thresholding: x (signed {params.in_bits} bits)")
+    return x
+
+
+def golden(x: np.ndarray, T: np.ndarray, flags: np.ndarray, params: ThresholdingParams) -> np.ndarray:
+    """Outputs for a batch: ``x`` ``(batch, C)``, ``T`` ``(C, N_THRESH)``, ``flags`` ``(C,)`` -> ``(batch, C)``."""
+    params.validate()
+    x = _check_x(x, params)
+    T, flags = _check_tables(T, flags, params)
+    ge = (x[:, :, None] >= T[None, :, :]).sum(axis=2)
+    le = (x[:, :, None] <= T[None, :, :]).sum(axis=2)
+    return params.out_bias + np.where(flags[None, :] == 1, le, ge).astype(np.int64)
+
+
+def pack_thresholds(T: np.ndarray, flags: np.ndarray, params: ThresholdingParams) -> list[str]:
+    """Memory lines for ``THRESH_FILE``: ``C/PE`` hex words of ``PE*SLOT`` bits."""
+    params.validate()
+    T, flags = _check_tables(T, flags, params)
+    enc = encode(T, params.in_bits, signed=True, what="thresholding: T")
+    # a slot mixes field widths (thresholds, then the flag bit): lay out the bits, LSB first, and pack
+    shifts = np.arange(params.in_bits, dtype=np.int64)
+    tbits = ((enc[:, :, None] >> shifts) & 1).reshape(params.c, params.n_thresh * params.in_bits)
+    slots = np.concatenate([tbits, flags[:, None]], axis=1)  # (C, SLOT) bits, LSB first
+    words = pack_fields(slots.reshape(params.cf, params.pe * params.slot_bits), 1)
+    return hex_lines(words, params.word_bits)
+
+
+def unpack_thresholds(words: Sequence[int], params: ThresholdingParams) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse of :func:`pack_thresholds` (given parsed integer words): ``(T, flags)``."""
+    params.validate()
+    if len(words) != params.cf:
+        raise ValueError(f"thresholding: memory expected {params.cf} words, got {len(words)}")
+    bits = unpack_fields(words, params.pe * params.slot_bits, 1, signed=False).reshape(params.c, params.slot_bits)
+    flags = bits[:, -1].copy()
+    tb = bits[:, :-1].reshape(params.c, params.n_thresh, params.in_bits)
+    vals = (tb * (np.int64(1) << np.arange(params.in_bits, dtype=np.int64))).sum(axis=2)
+    vals = np.where(vals >= (1 << (params.in_bits - 1)), vals - (1 << params.in_bits), vals)
+    return vals, flags
+
+
+def pack_inputs(x: np.ndarray, params: ThresholdingParams) -> list[int]:
+    """Input beats for a batch ``(batch, C)``: ``batch*C/PE`` words of ``PE*IN_BITS`` bits, in order."""
+    params.validate()
+    x = _check_x(x, params)
+    return pack_fields(encode(x, params.in_bits, True, "thresholding: x").reshape(-1, params.pe), params.in_bits)
+
+
+def pack_outputs(y: np.ndarray, params: ThresholdingParams) -> list[int]:
+    """Output beats the hardware sends for outputs ``y`` ``(batch, C)`` (the expected stream)."""
+    params.validate()
+    y = np.asarray(y, dtype=np.int64)
+    if y.ndim != 2 or y.shape[1] != params.c:
+        raise ValueError(f"thresholding: y expected shape (batch, c={params.c}), got {y.shape}")
+    enc = encode(y, params.out_bits, signed=params.out_signed, what="thresholding: y")
+    return pack_fields(enc.reshape(-1, params.pe), params.out_bits)
+
+
+def unpack_outputs(beats: Sequence[int], params: ThresholdingParams) -> np.ndarray:
+    """Output beats (``C/PE`` per vector) -> ``(batch, C)`` values (signed iff ``out_signed``)."""
+    params.validate()
+    if len(beats) % params.cf:
+        raise ValueError(f"thresholding: output beats expected a multiple of cf={params.cf}, got {len(beats)}")
+    return unpack_fields(beats, params.pe, params.out_bits, signed=params.out_signed).reshape(-1, params.c)
+
+
+def cycles_per_vector(params: ThresholdingParams) -> int:
+    """Initiation interval without stalls: ``C/PE`` cycles (one beat per cycle)."""
+    params.validate()
+    return params.cf
+
+
+def output_valid_cycle(params: ThresholdingParams, cf: int) -> int:
+    """Cycle (relative to the acceptance of the vector's first input beat, no stalls) in which output
+    beat ``cf`` is first valid: ``cf + 2``."""
+    params.validate()
+    if not 0 <= cf < params.cf:
+        raise ValueError(f"thresholding: cf expected in [0, {params.cf}), got {cf}")
+    return cf + PIPELINE_CYCLES
+
+
+def latency_cycles(params: ThresholdingParams) -> int:
+    """Cycles from accepting a vector's first input beat to its last output beat being valid, no
+    stalls: ``C/PE + 1``."""
+    return output_valid_cycle(params, params.cf - 1)

@@ -1,0 +1,75 @@
+`default_nettype none
+// thresholding_pe: the combinational part of one thresholding channel (one PE lane).
+//
+//   y = OUT_BIAS + #{t : x >= T[t]}   if flag == 0
+//   y = OUT_BIAS + #{t : x <= T[t]}   if flag == 1
+// x and T[t] signed IN_BITS; slot = {flag, T[N_THRESH-1], ..., T[0]} (T[t] at bits [t*IN_BITS +: IN_BITS],
+// flag at the top bit), the layout of one channel in the thresholding ROM; y in OUT_BITS two's complement.
+//
+// A separate module so that Yosys elaborates the N_THRESH comparisons once for all PEs (a loop per PE
+// inside thresholding grew quadratically in Yosys' frontend), and a loop so Verilator keeps it compact.
+module thresholding_pe #(
+    parameter integer IN_BITS  = 8,
+    parameter integer N_THRESH = 3,
+    parameter integer OUT_BITS = 2,
+    parameter integer OUT_BIAS = 0
+) (
+    input  wire [IN_BITS-1:0]            x,
+    input  wire [N_THRESH*IN_BITS:0]     slot,
+    output wire [OUT_BITS-1:0]           y
+);
+    function integer clog2;  // ceil(log2(v)), 0 for v <= 1
+        input integer v;
+        integer r;
+        begin
+            r = 0;
+            while ((1 << r) < v) r = r + 1;
+            clog2 = r;
+        end
+    endfunction
+
+    function integer imax;
+        input integer a, b;
+        begin
+            imax = (a > b) ? a : b;
+        end
+    endfunction
+
+    // bias + count is formed in YW >= 2 bits, enough for the count, then cut to OUT_BITS (the caller
+    // guarantees the value fits OUT_BITS, signed or unsigned)
+    localparam integer YW = imax(imax(OUT_BITS, clog2(N_THRESH + 1)), 2);
+
+    function [YW-1:0] to_yw;  // an integer (possibly negative) as a YW-bit two's complement constant
+        input integer v;
+        integer k;
+        begin
+            for (k = 0; k < YW; k = k + 1) to_yw[k] = ((v >>> k) % 2) != 0;
+        end
+    endfunction
+
+    localparam [YW-1:0] BIAS = to_yw(OUT_BIAS);
+
+    wire flag = slot[N_THRESH*IN_BITS];
+
+    reg [YW-1:0] cnt;
+    reg signed [IN_BITS-1:0] th;
+    reg hit;
+    integer t;
+    always @(*) begin
+        cnt = BIAS;
+        for (t = 0; t < N_THRESH; t = t + 1) begin
+            th  = slot[t*IN_BITS +: IN_BITS];
+            hit = flag ? ($signed(x) <= th) : ($signed(x) >= th);
+            cnt = cnt + {{(YW-1){1'b0}}, hit};
+        end
+    end
+
+    assign y = cnt[OUT_BITS-1:0];
+
+    generate
+        if (YW > OUT_BITS) begin : g_unused
+            wire _unused_hi = &{1'b0, cnt[YW-1:OUT_BITS], 1'b0};  // out of range by contract
+        end
+    endgenerate
+endmodule
+`default_nettype wire
