@@ -21,8 +21,9 @@ import numpy as np
 import flow
 from flow.compile.network import IntType, MatVec, Network, Thresholds
 from flow.errors import UnsupportedError
-from flow.rtl.ops import HW_ROOT, hex_lines, pack_fields
+from flow.rtl.ops import HW_ROOT, pack_fields
 from flow.rtl.ops import mvau as mvau_ops
+from flow.rtl.ops import thresholding as thresholding_ops
 
 TOP = "qflow_accel"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -133,20 +134,21 @@ def _verilog_value(value: int | str) -> str:
     return f'"{value}"' if isinstance(value, str) else str(int(value))
 
 
-def threshold_mem_lines(th: Thresholds) -> list[str]:
-    """Memory words of ``hw/thresholding``: word cf holds channels cf*PE..cf*PE+PE-1; each channel is a slot
-    of N*IN_BITS threshold bits (threshold t at t*IN_BITS) plus a top 'descending' flag bit."""
-    from flow.rtl.ops import encode
+def threshold_params(th: Thresholds) -> thresholding_ops.ThresholdingParams:
+    """The ``hw/thresholding`` parameters of a threshold layer."""
+    return thresholding_ops.ThresholdingParams(
+        c=th.channels,
+        pe=th.pe,
+        in_bits=th.in_bits,
+        n_thresh=int(th.thresholds.shape[1]),
+        out_bits=th.out_type.bits,
+        out_bias=0 if th.out_type.bipolar else th.out_min,
+    )
 
-    c, n = th.thresholds.shape
-    enc = encode(th.thresholds, th.in_bits, signed=True, what=f"{th.name}: thresholds")
-    slot_bits = n * th.in_bits + 1
-    slots = [
-        int(sum(int(enc[ch, t]) << (t * th.in_bits) for t in range(n)) | (int(th.descending[ch]) << (n * th.in_bits)))
-        for ch in range(c)
-    ]
-    words = [sum(slots[cf * th.pe + p] << (p * slot_bits) for p in range(th.pe)) for cf in range(c // th.pe)]
-    return hex_lines(words, th.pe * slot_bits)
+
+def threshold_mem_lines(th: Thresholds) -> list[str]:
+    """Memory words of ``hw/thresholding`` for ``th`` (layout: ``flow.rtl.ops.thresholding``)."""
+    return thresholding_ops.pack_thresholds(th.thresholds, th.descending.astype(np.int64), threshold_params(th))
 
 
 def _fifo_depth(beats: int) -> int:
@@ -221,9 +223,20 @@ def plan(net: Network) -> tuple[list[Stream], list[Block], dict[str, list[str]]]
                 # input vector lets the producer keep streaming during the other folds (as FINN does).
                 depth = _fifo_depth(layer.mw // layer.simd)
                 nxt = Stream(f"s{len(streams)}", cur.width, cur.elems, cur.elem_bits)
-                blocks.append(Block("axis_fifo", f"fifo_{index}", [("WIDTH", str(cur.width)), ("DEPTH", str(depth))],
-                                    cur.name, nxt.name, f"FIFO, {depth} beats of {cur.width} bits", 1, 1, layer.name,
-                                    _register_timing))
+                blocks.append(
+                    Block(
+                        "axis_fifo",
+                        f"fifo_{index}",
+                        [("WIDTH", str(cur.width)), ("DEPTH", str(depth))],
+                        cur.name,
+                        nxt.name,
+                        f"FIFO, {depth} beats of {cur.width} bits",
+                        1,
+                        1,
+                        layer.name,
+                        _register_timing,
+                    )
+                )
                 streams.append(nxt)
                 cur = nxt
             params = layer.params

@@ -57,28 +57,34 @@ def _summaries(stat: dict) -> tuple[dict, dict[str, dict]]:
     for name, mod in stat.get("modules", {}).items():
         cells = {k: int(v) for k, v in mod.get("num_cells_by_type", {}).items() if not k.startswith("$paramod")}
         modules[name] = _lut_ff_summary(cells)
-    design_cells = {k: int(v) for k, v in stat.get("design", {}).get("num_cells_by_type", {}).items()
-                    if not k.startswith("$paramod") and not k.startswith("\\")}
+    design_cells = {
+        k: int(v)
+        for k, v in stat.get("design", {}).get("num_cells_by_type", {}).items()
+        if not k.startswith("$paramod") and not k.startswith("\\")
+    }
     return _lut_ff_summary(design_cells) | {"cells": dict(sorted(design_cells.items()))}, modules
 
 
 def synth_xilinx(rtl_dir: Path, sources: list[str], top: str, timeout: int = 3600) -> dict:
     """Run ``synth_xilinx`` on ``sources`` (relative to ``rtl_dir``); return total and per-block counts.
 
-    The hierarchy is kept: each layer module is mapped on its own (ABC's run time grows faster than
-    linearly with module size, so this is several times faster than ``-flatten`` on a whole network, and it
-    yields per-block figures). Totals count every instance. ``blocks`` maps top-level instance names to
-    their module's counts.
+    Each top-level block (layer) is kept as its own module (``keep_hierarchy``) and everything inside it is
+    flattened: ABC maps one layer at a time (its run time grows faster than linearly with module size, so this
+    is several times faster than flattening the whole network), constant weights still fold into the
+    layer's submodules, and the counts come out per block. ``blocks`` maps top-level instance names to
+    their counts; the totals count every instance.
     """
     cmd, which = yosys_command()
     script = (
-        f"read_verilog -defer {' '.join(sources)}; hierarchy -top {top}; synth_xilinx -top {top}; "
+        f"read_verilog -defer {' '.join(sources)}; hierarchy -top {top}; "
+        f"setattr -set keep_hierarchy 1 {top}/c:*; synth_xilinx -flatten -top {top}; "
         f"tee -q -o synth_stat.json stat -json; select {top}; write_json -selected synth_top.json"
     )
     start = time.perf_counter()
     try:
-        result = subprocess.run([*cmd, "-q", "-l", "synth.log", "-p", script], cwd=rtl_dir, capture_output=True,
-                                text=True, timeout=timeout)
+        result = subprocess.run(
+            [*cmd, "-q", "-l", "synth.log", "-p", script], cwd=rtl_dir, capture_output=True, text=True, timeout=timeout
+        )
     except subprocess.TimeoutExpired as exc:
         raise SynthesisError(f"{rtl_dir}: Yosys synth_xilinx did not finish within {timeout} s") from exc
     seconds = time.perf_counter() - start
@@ -88,5 +94,10 @@ def synth_xilinx(rtl_dir: Path, sources: list[str], top: str, timeout: int = 360
     totals, modules = _summaries(json.loads((rtl_dir / "synth_stat.json").read_text()))
     top_cells = json.loads((rtl_dir / "synth_top.json").read_text())["modules"][top]["cells"]
     blocks = {inst: modules[cell["type"]] for inst, cell in top_cells.items() if cell["type"] in modules}
-    return {"tool": which, "command": "synth_xilinx (hierarchical)", "seconds": round(seconds, 1), **totals,
-            "blocks": blocks}
+    return {
+        "tool": which,
+        "command": "synth_xilinx -flatten, keep_hierarchy on each layer block",
+        "seconds": round(seconds, 1),
+        **totals,
+        "blocks": blocks,
+    }
