@@ -164,7 +164,7 @@ def synth(model: str, progress: bool = True, skip_yosys: bool = False, stall_per
                     "checks": [], "accuracy": {}}
 
     if recipe is not None:
-        from flow.stages import export_recipe, recipe_dataset, train_recipe, trained_model
+        from flow.stages import export_recipe, recipe_dataset, train_recipe
 
         if not paths.checkpoint.is_file():
             bar.run("train (no checkpoint yet)", lambda: train_recipe(recipe, progress=False))
@@ -179,7 +179,6 @@ def synth(model: str, progress: bool = True, skip_yosys: bool = False, stall_per
         reference = Reference(qonnx_model).run(x)
         torch_acc = float((reference.reshape(len(x), -1).argmax(1) == dataset.test.y).mean())
         inputs = Inputs(x, reference, dataset.test.y, f"{recipe.dataset} test split")
-        _ = trained_model
         layer_folding = {k: (v.pe, v.simd) for k, v in recipe.hardware.layers.items()}
         report["accuracy"]["PyTorch / QONNX"] = {"value": torch_acc, "how": "QONNX reference on the test split "
                                                  "(== PyTorch, checked above)"}
@@ -233,7 +232,7 @@ def synth(model: str, progress: bool = True, skip_yosys: bool = False, stall_per
         n = len(x_int)
         measured_cpi = run_f.steady_cycles_per_inference
         # Latency of one inference through the empty pipeline: the first vector of the no-stall run.
-        single, run_1 = backend.predict_int(hls_model, x_int[:1], tag="single")
+        _, run_1 = backend.predict_int(hls_model, x_int[:1], tag="single")
         sim = {
             "vectors": n,
             "inputs": inputs.description,
@@ -249,7 +248,6 @@ def synth(model: str, progress: bool = True, skip_yosys: bool = False, stall_per
             "sim_inferences_per_second": n / t_free if t_free > 0 else None,
             "comparison": "every output element compared with == against the golden integer network",
         }
-        _ = single
         report["checks"].append({"check": f"RTL simulation == golden, {stall_percent}% random stalls both sides",
                                  "vectors": n, "differing_outputs": bad_s})
         report["checks"].append({"check": "RTL simulation == golden, no stalls", "vectors": n,

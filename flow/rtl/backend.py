@@ -52,7 +52,8 @@ def _backend_class():
 
         def __init__(self) -> None:
             super().__init__(BACKEND_NAME)
-            self._designs: dict[int, tuple[Network, RtlDesign]] = {}
+            self._networks: dict[int, Network] = {}  # keyed by id(ModelGraph)
+            self._designs: dict[int, RtlDesign] = {}
 
         # -- configuration ------------------------------------------------------------------------
         def create_initial_config(
@@ -109,23 +110,22 @@ def _backend_class():
         def network(self, model) -> Network:
             """The exact integer network of ``model`` (lowered once, then cached)."""
             key = id(model)
-            if key not in self._designs:
-                net = lower(model, self._fold_fn(model))
-                self._designs[key] = (net, None)  # type: ignore[assignment]
-            return self._designs[key][0]
+            if key not in self._networks:
+                self._networks[key] = lower(model, self._fold_fn(model))
+            return self._networks[key]
 
         def design(self, model) -> RtlDesign:
-            key = id(model)
-            if key not in self._designs or self._designs[key][1] is None:
+            """The generated RTL of ``model`` (written on first use)."""
+            if id(model) not in self._designs:
                 self.write(model)
-            return self._designs[key][1]
+            return self._designs[id(model)]
 
         # -- hls4ml API -------------------------------------------------------------------------------
         def write(self, model):
             net = self.network(model)
             out_dir = Path(model.config.get_output_dir())
             design = write_rtl(net, out_dir, source=model.config.get_project_name())
-            self._designs[id(model)] = (net, design)
+            self._designs[id(model)] = design
             log.info("qflow-rtl: wrote %s (%d blocks)", out_dir, len(design.blocks))
             return design
 

@@ -19,9 +19,9 @@ import jinja2
 import numpy as np
 
 import flow
-from flow.compile.network import IntType, MatVec, Network, Thresholds
+from flow.compile.network import MatVec, Network, Thresholds
 from flow.errors import UnsupportedError
-from flow.rtl.ops import HW_ROOT, pack_fields
+from flow.rtl.ops import HW_ROOT
 from flow.rtl.ops import mvau as mvau_ops
 from flow.rtl.ops import thresholding as thresholding_ops
 
@@ -171,10 +171,6 @@ def _render(name: str, **context) -> str:
         keep_trailing_newline=True,
     )
     return env.get_template(name).render(**context)
-
-
-def _stream_type(t: IntType) -> tuple[int, bool]:
-    return t.bits, t.signed
 
 
 def plan(net: Network) -> tuple[list[Stream], list[Block], dict[str, list[str]]]:
@@ -355,7 +351,6 @@ def write_rtl(net: Network, directory: str | Path, source: str = "") -> RtlDesig
     directory = Path(directory)
     streams, blocks, mems = plan(net)
     iface = interface(net, streams, blocks)
-    first, last = net.layers[0], net.layers[-1]
     in_beats, out_beats = iface["input"]["beats_per_inference"], iface["output"]["beats_per_inference"]
     top_v = _render(
         "top.v.j2",
@@ -403,7 +398,6 @@ def write_rtl(net: Network, directory: str | Path, source: str = "") -> RtlDesig
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _ = (first, last, np)
     return RtlDesign(directory=directory, top=TOP, sources=sources, interface=iface, blocks=blocks)
 
 
@@ -414,10 +408,18 @@ def pack_input_beats(net: Network, x_int: np.ndarray) -> list[int]:
     return mvau_ops.pack_inputs(x_int, first.params)
 
 
+def pack_output_beats(net: Network, y_int: np.ndarray) -> list[int]:
+    """Integer outputs (N, MH) -> the AXI-Stream beats the accelerator sends, in order."""
+    last = net.layers[-1]
+    assert isinstance(last, MatVec)
+    return mvau_ops.pack_outputs(y_int, last.params)
+
+
 def unpack_output_beats(net: Network, beats: list[int]) -> np.ndarray:
     last = net.layers[-1]
     assert isinstance(last, MatVec)
     return mvau_ops.unpack_outputs(beats, last.params)
 
 
-__all__ = ["TOP", "RtlDesign", "pack_fields", "plan", "threshold_mem_lines", "write_rtl"]
+__all__ = ["TOP", "RtlDesign", "pack_input_beats", "pack_output_beats", "plan", "threshold_mem_lines",
+           "unpack_output_beats", "write_rtl"]

@@ -113,15 +113,10 @@ def test_network_predict_whole_split_equals_reference(weight, act, inp, folding,
 def run_cocotb_modes(design, net, x_int: np.ndarray, case: str, per_vector: int | None = None,
                      stall: float = 0.3) -> None:
     """Run the per-vector cocotb test (first ``per_vector`` inputs) and the batch cocotb test (all inputs)."""
-    from flow.rtl.generate import pack_input_beats
-    from flow.rtl.ops.mvau import pack_fields
+    from flow.rtl.generate import pack_input_beats, pack_output_beats
 
-    golden = net.run(x_int)
     last = net.layers[-1]
-    out_beats: list[int] = []
-    for row in golden:
-        enc = np.where(row < 0, row + (1 << last.acc_bits), row)
-        out_beats += pack_fields(enc.reshape(-1, last.pe), last.acc_bits)
+    out_beats = pack_output_beats(net, net.run(x_int))
     in_beats = pack_input_beats(net, x_int)
     sources = [design.directory / s for s in design.sources]
     in_per_vec = len(in_beats) // len(x_int)
