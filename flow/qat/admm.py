@@ -329,7 +329,9 @@ def _layer_bn_pairs(model: nn.Module) -> list[tuple[str, nn.Module, nn.Module]]:
     return pairs
 
 
-def binarize_for_export(model: nn.Module, layers: Iterable[str] | None = None) -> nn.Module:
+def binarize_for_export(
+    model: nn.Module, layers: Iterable[str] | None = None, rescale_output: bool = False
+) -> nn.Module:
     """Return a copy of ``model`` whose binary layers have weights exactly +-1, with alpha folded into BN.
 
     ``layers``: names of the binary layers (default: every Linear/Conv2d in an nn.Sequential whose weight is in
@@ -346,6 +348,11 @@ def binarize_for_export(model: nn.Module, layers: Iterable[str] | None = None) -
     When every alpha is a power of two the fold is exact in floating point as well. The check is
     ``max |twin - original|`` on a batch (see ``tests/test_admm.py``): a quantized activation right after BN
     can turn this rounding into a one-step difference only for a pre-activation within ~1e-6 of a threshold.
+
+    ``rescale_output``: the network's output layer (the last module of the model) may have no BatchNorm if its
+    weight is ``+-alpha`` with one alpha for the whole tensor (``Binary(per_channel=False)``); its alpha is
+    then dropped, which divides the logits by alpha > 0 -- argmax and accuracy are unchanged, the logits are
+    not (the integer logits of FINN-style binary nets such as ``tfc_w1a1``).
     """
     out = copy.deepcopy(model).eval()
     pairs = _layer_bn_pairs(out)
@@ -360,28 +367,39 @@ def binarize_for_export(model: nn.Module, layers: Iterable[str] | None = None) -
             )
     for name, (layer, bn) in by_name.items():
         w = layer.weight.detach()
-        binary = Binary(per_channel=True).contains(w) and bool((w != 0).all())
+        rows = w.reshape(w.shape[0], -1)
+        # +-alpha_c per channel, zeros allowed (pruned and binarized: Intersect(Sparsity, Binary)), each channel
+        # with at least one non-zero weight so that alpha_c is defined
+        binary = Binary(per_channel=True).contains_on_support(w) and bool((rows != 0).any(dim=1).all())
         if wanted is None and not binary:
             continue
         if wanted is not None and name not in wanted:
             continue
         if not binary:
             raise QuantSpecError(
-                f"binarize_for_export: layer {name!r}: expected weights +-alpha per output channel (after ADMM "
-                "with Binary constraints), got other values"
+                f"binarize_for_export: layer {name!r}: expected weights +-alpha per output channel, zeros allowed "
+                "(after ADMM with Binary or Intersect(Sparsity, Binary) constraints), got other values or an "
+                "all-zero channel"
             )
         if getattr(layer, "bias", None) is not None:
             raise UnsupportedError(f"binarize_for_export: layer {name!r}: expected no bias, got one")
-        alpha = w.reshape(w.shape[0], -1).abs()[:, 0]
+        alpha = rows.abs().max(dim=1).values
         if torch.all(alpha == 1):
+            continue
+        output_layer = list(out.modules())[-1] is layer
+        if bn is None and rescale_output and output_layer and bool((alpha == alpha[0]).all()):
+            log.info("binarize_for_export: output layer %r: dropped alpha %.6g (logits / alpha)", name, alpha[0])
+            with torch.no_grad():
+                layer.weight.copy_(torch.sign(w))
             continue
         if bn is None:
             raise UnsupportedError(
                 f"binarize_for_export: layer {name!r}: expected a BatchNorm right after it to absorb the scale "
-                f"alpha, got none (add a BatchNorm, or constrain it with a fixed-scale set)"
+                f"alpha, got none (add a BatchNorm, constrain it with a fixed-scale set, or -- for the output "
+                f"layer with Binary(per_channel=False) -- pass rescale_output=True)"
             )
         with torch.no_grad():
-            layer.weight.copy_(torch.sign(w))  # w != 0 everywhere, so this is exactly +-1
+            layer.weight.copy_(torch.sign(w))  # exactly +-1, and 0 where pruned
             if bn.affine:
                 bn.weight.mul_(alpha)
             else:
@@ -390,20 +408,23 @@ def binarize_for_export(model: nn.Module, layers: Iterable[str] | None = None) -
     return out
 
 
-def binary_twin(model: nn.Module, layers: Iterable[str] | None = None) -> nn.Module:
+def binary_twin(model: nn.Module, layers: Iterable[str] | None = None, rescale_output: bool = False) -> nn.Module:
     """The same network with each binary layer rebuilt as qflow ``QLinear/QConv2d(weight="binary")``.
 
     Runs :func:`binarize_for_export` first, then replaces every layer whose weight is exactly +-1 (or the named
-    ``layers``) by the Brevitas binary preset with the same shape, stride and padding, copying the weight; all
-    other modules (BatchNorm with alpha folded, activations) are copied. The twin computes the same function.
+    ``layers``) by the Brevitas binary preset with the same shape, stride and padding, copying the weight; a
+    pruned binary layer (weights in {-1, 0, +1} after the fold) gets the ``"ternary"`` preset, whose levels are
+    exactly those. All other modules (BatchNorm with alpha folded, activations) are copied. The twin computes
+    the same function (up to the logits' scale with ``rescale_output``).
     """
     from flow.qat.layers import QConv2d, QLinear
 
-    folded = binarize_for_export(model, layers)
+    folded = binarize_for_export(model, layers, rescale_output=rescale_output)
     for name, layer, _ in _layer_bn_pairs(folded):
         w = layer.weight.detach()
-        if not bool((w.abs() == 1).all()) or (layers is not None and name not in set(layers)):
+        if not bool(((w.abs() == 1) | (w == 0)).all()) or (layers is not None and name not in set(layers)):
             continue
+        preset = "binary" if bool((w != 0).all()) else "ternary"
         if isinstance(layer, nn.Conv2d) or w.dim() == 4:
             if (
                 layer.kernel_size[0] != layer.kernel_size[1]
@@ -418,12 +439,12 @@ def binary_twin(model: nn.Module, layers: Iterable[str] | None = None) -> nn.Mod
                 layer.in_channels,
                 layer.out_channels,
                 layer.kernel_size[0],
-                weight="binary",
+                weight=preset,
                 stride=layer.stride[0],
                 padding=layer.padding[0],
             )
         else:
-            new = QLinear(layer.in_features, layer.out_features, weight="binary")
+            new = QLinear(layer.in_features, layer.out_features, weight=preset)
         with torch.no_grad():
             new.weight.copy_(w)
         parent_name, _, child = name.rpartition(".")

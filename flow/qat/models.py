@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from flow.qat.layers import QAct, QLinear
+from flow.qat.layers import QAct, QConv2d, QLinear
 from flow.qat.quant import QuantSpec
 
 
@@ -20,10 +20,14 @@ def mlp(
     act_max: float = 1.0,
     input_max: float = 1.0,
     last_weight: str | QuantSpec | None = None,
+    logits: str | QuantSpec | None = None,
+    logits_max: float = 8.0,
 ) -> nn.Sequential:
-    """``input_act -> [QLinear -> BatchNorm -> act] * hidden -> QLinear`` (bias-free, no final activation).
+    """``input_act -> [QLinear -> BatchNorm -> act] * hidden -> QLinear`` (bias-free).
 
-    ``sizes = [in, hidden..., out]``. The last layer outputs integers times a power-of-two scale (logits).
+    ``sizes = [in, hidden..., out]``. Without ``logits`` the last layer outputs integers times a power-of-two
+    scale; with it, the last layer is followed by BatchNorm and the ``logits`` quantizer (the shape ADMM
+    recipes need: the BatchNorm absorbs the last layer's binary scale).
     """
     if len(sizes) < 2:
         raise ValueError(f"mlp sizes: expected at least [in, out], got {list(sizes)}")
@@ -35,4 +39,47 @@ def mlp(
             if batch_norm:
                 layers.append(nn.BatchNorm1d(n_out))
             layers.append(QAct(act, max_val=act_max))
+    if logits is not None:
+        layers += [nn.BatchNorm1d(sizes[-1]), QAct(logits, max_val=logits_max)]
     return nn.Sequential(*layers)
+
+
+def lenet5(
+    weight: str | QuantSpec,
+    act: str | QuantSpec = "uint4",
+    input_act: str | QuantSpec = "uint8",
+    logits: str | QuantSpec | None = "int8",
+    act_max: float = 1.0,
+    logits_max: float = 8.0,
+) -> nn.Sequential:
+    """LeNet-5 for 1x28x28 inputs: conv5x5(6)-pool-conv5x5(16)-pool-fc120-fc84-fc10, BatchNorm after every
+    conv/fc layer (bias-free layers; BatchNorm supplies the offset and absorbs binary scales).
+
+    Module indices of the weight layers: ``LENET5_LAYERS`` = conv1 "1", conv2 "5", fc120 "10", fc84 "13",
+    fc10 "16". ``logits``: the quantizer on the outputs (``None``: plain float logits, for float baselines).
+    With ``act="float"`` the activations are ReLU.
+    """
+    return nn.Sequential(
+        QAct(input_act),  # 0: input pixels in [0, 1]
+        QConv2d(1, 6, 5, weight=weight),  # 1
+        nn.BatchNorm2d(6),
+        QAct(act, max_val=act_max),
+        nn.MaxPool2d(2),  # 4: 6x12x12
+        QConv2d(6, 16, 5, weight=weight),  # 5
+        nn.BatchNorm2d(16),
+        QAct(act, max_val=act_max),
+        nn.MaxPool2d(2),  # 8: 16x4x4
+        nn.Flatten(),
+        QLinear(256, 120, weight=weight),  # 10
+        nn.BatchNorm1d(120),
+        QAct(act, max_val=act_max),
+        QLinear(120, 84, weight=weight),  # 13
+        nn.BatchNorm1d(84),
+        QAct(act, max_val=act_max),
+        QLinear(84, 10, weight=weight),  # 16
+        nn.BatchNorm1d(10),  # absorbs the last layer's binary alpha
+        QAct(logits, max_val=logits_max) if logits is not None else nn.Identity(),
+    )
+
+
+LENET5_LAYERS = ("1", "5", "10", "13", "16")

@@ -1,0 +1,245 @@
+"""qflow's extension of hls4ml's Vitis backend: exact types and an exact threshold layer.
+
+hls4ml alone is not bit-exact on quantized nets with BatchNorm (see ``shared/TOOLCHAIN.md``): default
+precisions overflow, BatchNorm runs in narrow fixed point, and its BNN passes mishandle negative BatchNorm
+scales. qflow's lowering (:func:`flow.compile.lower.lower`) already knows the exact answer for every tensor, so
+this extension makes the Vitis project compute exactly that:
+
+* the pass ``qflow_exact`` runs right after hls4ml's QONNX parsing (flow ``qflow_hls:exact``, before any of
+  hls4ml's fusions), lowers the graph and rewrites it: input codes enter directly in their exact fixed-point
+  type (the input quantizer runs in Python, as for the RTL); every Dense gets its integer weights in an exact
+  type (bipolar +-1 as ``ap_int<2>``), a zero bias, and accumulator/result types from interval analysis; the
+  BatchNorm/bias/ReLU/quantizer chain after it becomes one ``QflowThresholds`` layer;
+* ``QflowThresholds`` (C++ in ``nnet_qflow_thresholds.h``, io_parallel and io_stream) compares the accumulator
+  with per-channel integer thresholds stored in the accumulator's own type, so it is exact by construction.
+
+:func:`register` installs all of it on the Vitis backend (idempotent); :func:`flow.hls.project.convert_exact`
+uses it.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from flow.compile.network import IntType, MatVec, Network, Thresholds
+from flow.errors import UnsupportedError
+
+log = logging.getLogger(__name__)
+
+HEADER = Path(__file__).with_name("nnet_qflow_thresholds.h")
+EXACT_FLOW = "qflow_hls:exact"
+_registered = False
+
+
+def fixed_type(t: IntType):
+    """The hls4ml precision holding exactly the values ``code * 2^-frac`` of ``t`` (bipolar: ap_int<2>)."""
+    from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType
+
+    if t.bipolar:
+        return IntegerPrecisionType(width=2, signed=True)
+    if t.frac == 0:
+        return IntegerPrecisionType(width=t.bits, signed=t.signed)
+    return FixedPrecisionType(width=t.bits, integer=t.bits - t.frac, signed=t.signed)
+
+
+def _layer_classes():
+    from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
+    from hls4ml.model.layers import Layer
+    from hls4ml.model.optimizer import OptimizerPass
+    from hls4ml.model.types import IntegerPrecisionType
+
+    class QflowThresholds(Layer):
+        """Per-channel multi-threshold activation: ``levels[#{t: x >= T[c, t]}]`` (``<=`` for descending c)."""
+
+        from hls4ml.model.attributes import Attribute, ConfigurableAttribute
+
+        _expected_attributes = [
+            Attribute("n_in"),
+            Attribute("n_steps"),
+            ConfigurableAttribute("reuse_factor", default=1),
+        ]
+
+        def initialize(self):
+            inp = self.get_input_variable()
+            out_precision = self.get_attr("out_precision")
+            self.add_output_variable(inp.shape, precision=out_precision)
+            self.add_weights_variable(
+                name="thresholds",
+                var_name="qt{index}",
+                data=self.get_attr("thresholds_data"),
+                precision=inp.type.precision,
+            )
+            self.add_weights_variable(
+                name="levels", var_name="ql{index}", data=self.get_attr("levels_data"), precision=out_precision
+            )
+            self.add_weights_variable(
+                name="descending",
+                var_name="qd{index}",
+                data=self.get_attr("descending_data"),
+                precision=IntegerPrecisionType(width=1, signed=False),
+            )
+
+    config_template = """struct config{index} : nnet::qflow_thresholds_config {{
+    static const unsigned n_in = {n_in};
+    static const unsigned n_steps = {n_steps};
+    static const unsigned io_type = nnet::{iotype};
+    static const unsigned reuse_factor = {reuse};
+    typedef {threshold_t} threshold_t;
+}};\n"""
+    function_template = (
+        "nnet::qflow_thresholds<{input_t}, {output_t}, {config}>({input}, {output}, {thresholds}, {levels}, "
+        "{descending});"
+    )
+
+    class ThresholdsConfigTemplate(LayerConfigTemplate):
+        def __init__(self):
+            super().__init__(QflowThresholds)
+            self.template = config_template
+
+        def format(self, node):
+            params = self._default_config_params(node)
+            params["threshold_t"] = node.get_weights("thresholds").type.name
+            return self.template.format(**params)
+
+    class ThresholdsFunctionTemplate(FunctionCallTemplate):
+        def __init__(self):
+            super().__init__(QflowThresholds, include_header=[f"nnet_utils/{HEADER.name}"])
+            self.template = function_template
+
+        def format(self, node):
+            params = self._default_function_params(node)
+            for name in ("thresholds", "levels", "descending"):
+                params[name] = node.get_weights(name).name
+            return self.template.format(**params)
+
+    class QflowExact(OptimizerPass):
+        """Rewrite the parsed QONNX graph into qflow's exact integer network (runs once, on the Input node)."""
+
+        def match(self, node):
+            return node.class_name == "Input" and not node.model.config.config.get("_qflow_exact_done")
+
+        def transform(self, model, node):
+            model.config.config["_qflow_exact_done"] = True
+            model._qflow_network = make_exact(model, QflowThresholds)
+            return True
+
+    return QflowThresholds, ThresholdsConfigTemplate, ThresholdsFunctionTemplate, QflowExact
+
+
+def register() -> None:
+    """Install the layer, its templates, its C++ header, the pass and the flow on the Vitis backend."""
+    global _registered
+    if _registered:
+        return
+    import hls4ml
+    from hls4ml.model.flow import register_flow
+    from hls4ml.model.layers import register_layer
+
+    layer, config_t, function_t, exact_pass = _layer_classes()
+    backend = hls4ml.backends.get_backend("Vitis")
+    register_layer("QflowThresholds", layer)
+    backend.register_template(config_t)
+    backend.register_template(function_t)
+    backend.register_source(HEADER)
+    backend.register_pass("qflow_exact", exact_pass)
+    register_flow("exact", ["vitis:qflow_exact"], requires=["parse_qonnx"], backend="qflow_hls")
+    _registered = True
+
+
+def make_exact(model, thresholds_cls) -> Network:
+    """Rewrite ``model`` (parsed QONNX, before hls4ml's fusions) so that it computes qflow's integer network.
+
+    Returns the :class:`Network` it follows. Raises :class:`UnsupportedError`/:class:`NotExactError` exactly
+    where the RTL backend would (same lowering).
+    """
+    from flow.compile.lower import lower
+
+    net = lower(model, lambda name, mh, mw: (mh, mw))
+    layers = list(model.get_layers())
+    by_name = {layer.name: layer for layer in layers}
+    matvecs = [layer for layer in net.layers if isinstance(layer, MatVec)]
+
+    # Input: the codes arrive in their exact type; the input quantizer (Python side) is removed from the graph.
+    input_layer = layers[0]
+    input_layer.get_output_variable().type.precision = fixed_type(net.input_type)
+    first_dense = by_name[matvecs[0].name]
+    for layer in layers[1 : layers.index(first_dense)]:
+        model.remove_node(layer)
+
+    for i, mv in enumerate(matvecs):
+        dense = by_name[mv.name]
+        _exact_dense(dense, mv)
+        th = next((t for t in net.layers if isinstance(t, Thresholds) and t.name == f"{mv.name}_thresholds"), None)
+        following = matvecs[i + 1].name if i + 1 < len(matvecs) else None
+        chain = _chain_after(model, dense, following)
+        if th is None:
+            if chain:
+                raise UnsupportedError(
+                    f"layer {dense.name!r}: ops {[c.name for c in chain]} follow it but no thresholds"
+                )
+            continue
+        attrs = {
+            "n_in": mv.mh,
+            "n_steps": int(th.thresholds.shape[1]),
+            "out_precision": fixed_type(th.out_type),
+            "thresholds_data": (th.thresholds.astype(np.float64) * 2.0**-mv.out_frac),
+            "levels_data": _levels(th.out_type),
+            "descending_data": th.descending.astype(np.int64),
+            "trace": dense.get_attr("trace", False),
+        }
+        new = model.make_node(thresholds_cls, f"qflow_thresholds_{dense.name}", attrs, [dense.outputs[0]])
+        for layer in chain[:-1]:
+            model.remove_node(layer)
+        model.replace_node(chain[-1], new)
+    log.info("qflow_hls: exact rewrite of %d dense layers", len(matvecs))
+    return net
+
+
+def _levels(t: IntType) -> np.ndarray:
+    if t.bipolar:
+        return np.array([-1.0, 1.0])
+    lo, hi = t.range
+    return np.arange(lo, hi + 1, dtype=np.float64) * 2.0**-t.frac
+
+
+def _chain_after(model, dense, following: str | None) -> list:
+    """The layers between ``dense`` and the next Dense (or the end)."""
+    chain = []
+    node = dense
+    while True:
+        nexts = [layer for layer in model.get_layers() if node.outputs[0] in layer.inputs]
+        if not nexts or nexts[0].name == following:
+            return chain
+        if len(nexts) > 1:
+            raise UnsupportedError(f"layer {node.name!r}: branching outputs are not supported")
+        node = nexts[0]
+        chain.append(node)
+
+
+def _exact_dense(dense, mv: MatVec) -> None:
+    from hls4ml.model.types import NamedType
+
+    if mv.w_bits == 1:
+        w_type = IntType(2, True, 0, bipolar=True)  # +-1 as ap_int<2>: the Dense then sums +-x exactly
+    else:
+        w_type = IntType(mv.w_bits, True, mv.out_frac - mv.in_type.frac)
+    w_precision = fixed_type(w_type)
+    weights = dense.weights["weight"]
+    data = mv.weights.T.astype(np.float64) * 2.0**-w_type.frac
+    weights.data = data
+    weights.data_unquantized = data
+    weights.update_precision(w_precision)
+    dense.set_attr("weight_quantizer", None)
+    acc = fixed_type(IntType(mv.acc_bits, True, mv.out_frac))
+    bias = dense.weights.get("bias")
+    if bias is not None:
+        zeros = np.zeros_like(np.asarray(bias.data, dtype=np.float64))  # the bias lives in the thresholds
+        bias.data = zeros
+        bias.data_unquantized = zeros
+        bias.update_precision(acc)
+        dense.set_attr("bias_quantizer", None)
+    dense.set_attr("accum_t", NamedType(f"layer{dense.index}_accum_t", acc))
+    dense.get_output_variable().type.precision = acc

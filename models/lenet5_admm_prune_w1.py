@@ -1,0 +1,61 @@
+"""LeNet-5-w1a4, pruned and binarized by ADMM on mnist5k (ADMM-NN-S style joint pruning and quantization).
+
+The network, data and activations of ``lenet5_admm_w1``. Every conv and fc weight ends in
+``Intersect(Sparsity(keep), Binary(per_channel=True))``: the ``keep`` largest-magnitude weights of the layer
+are +-alpha_c, the rest exactly 0. Progressive schedule: prune to half the weights, then to the final keep
+fraction, then binarize the survivors. After the fold of alpha into BatchNorm the weights are {-1, 0, +1}, so
+the exported model uses qflow's ``ternary`` preset in those layers (2-bit signed weights in hardware, or
+1 bit plus a sparsity mask).
+"""
+
+from flow.qat.admm import AdmmConfig, Binary, Intersect, Sparsity
+from flow.qat.admm_fit import AdmmPlan, capped, fit_admm, same_schedule
+from flow.qat.models import LENET5_LAYERS, lenet5
+from flow.qat.train import TrainConfig
+from flow.recipe import HardwareConfig, Recipe
+
+KEEP = 0.25  # fraction of weights kept in every layer (75 % pruned)
+
+PLAN = AdmmPlan(
+    twin=lambda: lenet5("float"),
+    constraints=same_schedule(
+        LENET5_LAYERS,
+        [
+            Sparsity(keep=0.5),
+            Sparsity(keep=KEEP),
+            Intersect(Sparsity(keep=KEEP), Binary(per_channel=True)),
+        ],
+    ),
+    config=AdmmConfig(
+        rho=0.01,
+        rho_growth=1.5,
+        max_iterations=4,
+        inner_epochs=1,
+        finetune_epochs=6,
+        optimizer="adam",
+        lr=1e-3,
+        finetune_lr=1e-3,
+        batch_size=64,
+    ),
+    pretrain=TrainConfig(epochs=12, batch_size=64, lr=2e-3, optimizer="adam"),
+)
+
+
+def build():
+    return lenet5("ternary")
+
+
+def fit(model, dataset, recipe):
+    return fit_admm(model, dataset, capped(PLAN, recipe.train.epochs), seed=recipe.train.seed)
+
+
+RECIPE = Recipe(
+    name="lenet5_admm_prune_w1",
+    description=__doc__,
+    dataset="mnist5k",
+    input_shape="image",
+    build=build,
+    fit=fit,
+    train=TrainConfig(epochs=PLAN.epochs(), batch_size=64, lr=1e-3, optimizer="adam", seed=0),
+    hardware=HardwareConfig(default_folding="folded", clock_mhz=200.0),
+)

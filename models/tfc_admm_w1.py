@@ -1,0 +1,64 @@
+"""TFC-w1a1 by ADMM on mnist5k: the network of ``tfc_w1a1`` (784-64-64-64-10, binary weights in every layer,
+first and last included, binary activations and input, BatchNorm after the hidden layers, integer logits),
+trained with ADMM instead of the straight-through estimator, so it runs on the same hardware.
+
+Training: a float-weight twin with the same binary activations is pretrained, then trained with ADMM towards
+``Binary(per_channel=True)`` in the hidden layers and ``Binary()`` (one alpha) in the output layer (a 4-bit
+power-of-two grid stage first), hard-projected and fine-tuned. The hidden layers' alpha is folded into their
+BatchNorm; the output layer's single alpha is dropped (logits / alpha: argmax unchanged), leaving weights
+exactly +-1 everywhere.
+"""
+
+from flow.qat.admm import AdmmConfig, Binary, PowerOfTwoGrid
+from flow.qat.admm_fit import AdmmPlan, capped, fit_admm, same_schedule
+from flow.qat.models import mlp
+from flow.qat.train import TrainConfig
+from flow.recipe import HardwareConfig, Recipe
+
+LAYERS = ("1", "4", "7", "10")  # the four QLinear modules of the nn.Sequential built by mlp()
+
+
+def network(weight: str):
+    return mlp([784, 64, 64, 64, 10], weight=weight, act="binary", input_act="binary")
+
+
+PLAN = AdmmPlan(
+    twin=lambda: network("float"),
+    constraints={
+        **same_schedule(LAYERS[:-1], [PowerOfTwoGrid(4), Binary(per_channel=True)]),
+        LAYERS[-1]: [PowerOfTwoGrid(4), Binary(per_channel=False)],
+    },
+    rescale_output=True,
+    config=AdmmConfig(
+        rho=0.01,
+        rho_growth=1.5,
+        max_iterations=4,
+        inner_epochs=1,
+        finetune_epochs=4,
+        optimizer="adam",
+        lr=1e-3,
+        finetune_lr=1e-3,
+        batch_size=64,
+    ),
+    pretrain=TrainConfig(epochs=8, batch_size=64, lr=1e-2, optimizer="adam"),
+)
+
+
+def build():
+    return network("binary")
+
+
+def fit(model, dataset, recipe):
+    return fit_admm(model, dataset, capped(PLAN, recipe.train.epochs), seed=recipe.train.seed)
+
+
+RECIPE = Recipe(
+    name="tfc_admm_w1",
+    description=__doc__,
+    dataset="mnist5k",
+    input_range=(-1.0, 1.0),
+    build=build,
+    fit=fit,
+    train=TrainConfig(epochs=PLAN.epochs(), batch_size=64, lr=1e-3, optimizer="adam", seed=0),
+    hardware=HardwareConfig(default_folding="folded", clock_mhz=200.0),
+)
