@@ -52,7 +52,24 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     if folding is not None and folding.isdigit():
         folding = int(folding)
     return synth(args.recipe, progress=not args.quiet, skip_yosys=args.no_yosys, folding=folding,
-                 stall_percent=args.stall)
+                 stall_percent=args.stall, skip_hls=args.no_hls)
+
+
+def _cmd_hls(args: argparse.Namespace) -> int:
+    from flow.hls.stage import hls_recipe, load_settings
+
+    settings = load_settings(args.config) if args.config else {}
+    for key, value in (("IOType", args.io_type), ("ReuseFactor", args.reuse), ("Strategy", args.strategy)):
+        if value is not None:
+            settings[key] = value
+    summary = hls_recipe(args.recipe, settings, progress=not args.quiet)
+    rows = "; ".join(f"{r['pair']}: {r['differing_outputs']} differing" for r in summary["comparisons"])
+    acc = f", C-sim accuracy {summary['accuracy_csim']:.4f}" if "accuracy_csim" in summary else ""
+    print(
+        f"{summary['model']}: hls4ml Vitis C-simulation of {summary['vectors']} inputs: {rows}{acc} "
+        f"(compile {summary['compile_seconds']:.0f} s) -> {summary['project']}"
+    )
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("train", _cmd_train, "train a recipe -> build/<recipe>/model.pt, metrics.json"),
         ("export", _cmd_export, "export to QONNX and check it equals PyTorch on the test split"),
         ("synth", _cmd_synth, "the whole flow: train if needed, export, compile, simulate, synthesize"),
+        ("hls", _cmd_hls, "write the exact hls4ml Vitis project, run its C-simulation, compare with the reference"),
     ):
         p = sub.add_parser(name, help=text, description=text, parents=[common])
         p.add_argument("recipe", help="built-in recipe name (see 'qflow recipes') or path to a recipe .py file")
@@ -78,6 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
                            help="'parallel', 'folded' or a target cycles/inference (default: the recipe's)")
             p.add_argument("--no-yosys", action="store_true", help="skip synthesis")
             p.add_argument("--stall", type=int, default=25, help="percent random stalls in the checked run")
+            p.add_argument("--no-hls", action="store_true", help="skip the hls4ml Vitis C-simulation")
+        if name == "hls":
+            p.help = "recipe name, recipe .py path, or a QONNX .onnx file (power-of-two quantizers)"
+            p.add_argument("--config", default=None, help="YAML file of hls4ml settings (IOType, ReuseFactor, ...)")
+            p.add_argument("--io-type", default=None, choices=("io_parallel", "io_stream"), help="hls4ml IOType")
+            p.add_argument("--reuse", type=int, default=None, help="hls4ml ReuseFactor (model level)")
+            p.add_argument("--strategy", default=None, choices=("Latency", "Resource"), help="hls4ml Strategy")
     p = sub.add_parser("recipes", help="list the built-in recipes", parents=[common])
     p.set_defaults(func=_cmd_recipes)
     return parser

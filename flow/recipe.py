@@ -43,11 +43,14 @@ class HardwareConfig:
     ``default_folding`` is ``"parallel"`` (one vector per cycle: PE = outputs, SIMD = inputs) or
     ``"folded"`` (the RTL flow picks small PE/SIMD); ``layers`` overrides it per layer name.
     ``clock_mhz`` is the clock assumed when cycles are turned into time (Yosys gives no timing).
+    ``hls`` holds hls4ml settings for the Vitis project (``qflow hls``): ``IOType``, ``ReuseFactor``,
+    ``Strategy``, ``LayerName``, ``Part``, ``ClockPeriod``.
     """
 
     default_folding: str = "parallel"
     layers: Mapping[str, Fold] = field(default_factory=lambda: MappingProxyType({}))
     clock_mhz: float = 200.0
+    hls: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
         if self.default_folding not in ("parallel", "folded"):

@@ -99,6 +99,15 @@ def _report_md(report: dict) -> str:
     ]
     for c in r["checks"]:
         lines.append(f"| {c['check']} | {c['vectors']} | {c['differing_outputs']} |")
+    if "three_way" in r:
+        tw = r["three_way"]
+        lines += [
+            "",
+            f"The three-way rows compare the QONNX reference, hls4ml's Vitis C-simulation (project "
+            f"`{tw['hls_project']}`, g++ compile {tw['hls_compile_seconds']:.0f} s, settings "
+            f"{tw['hls_settings'].get('IOType')}, ReuseFactor {tw['hls_settings'].get('ReuseFactor')}) and the RTL "
+            "simulation, every output element with `==`.",
+        ]
     lines += [
         "",
         "## Performance (simulated, Verilator)",
@@ -134,8 +143,25 @@ def _report_md(report: dict) -> str:
     return "\n".join(lines)
 
 
+def _three_way(qonnx_model, x_int, reference, net, rtl, paths, settings: dict) -> dict:
+    """QONNX reference vs hls4ml C-simulation vs RTL simulation, output for output (see :mod:`flow.hls`)."""
+    from flow.hls.stage import outputs_as_codes
+    from flow.hls.verify import localize, pairwise, run_csim
+
+    project, csim = run_csim(qonnx_model, x_int, paths.hls, settings)
+    outputs = {"QONNX reference": outputs_as_codes(reference, net.output_type.scale), "HLS C-sim": csim,
+               "RTL sim": rtl}
+    rows = pairwise(outputs)
+    for row in rows:
+        if row["differing_outputs"] and "HLS C-sim" in row["pair"]:
+            sample = row["first_differing_sample"]
+            row["first_differing_layer"] = localize(qonnx_model, settings, x_int[sample : sample + 1], net)
+    return {"comparisons": rows, "hls_project": str(paths.hls), "hls_settings": project.settings,
+            "hls_compile_seconds": round(project.compile_seconds or 0.0, 2)}
+
+
 def synth(model: str, progress: bool = True, skip_yosys: bool = False, stall_percent: int = STALL_PERCENT,
-          folding=None) -> int:
+          folding=None, skip_hls: bool = False) -> int:
     """Run the whole flow for a recipe name/path or a QONNX file; return 0 when every check passes."""
     from flow.export import load_qonnx
     from flow.paths import recipe_paths
@@ -159,7 +185,7 @@ def synth(model: str, progress: bool = True, skip_yosys: bool = False, stall_per
         clock_mhz = recipe.hardware.clock_mhz
         fold_mode = folding or recipe.hardware.default_folding
         steps = 9
-    bar = Progress(name, steps - (1 if skip_yosys else 0), enabled=progress)
+    bar = Progress(name, steps - (1 if skip_yosys else 0) - (1 if skip_hls else 0), enabled=progress)
     report: dict = {"model": name, "machine": f"{platform.machine()} {platform.system()}", "clock_mhz": clock_mhz,
                     "checks": [], "accuracy": {}}
 
@@ -257,11 +283,23 @@ def synth(model: str, progress: bool = True, skip_yosys: bool = False, stall_per
                 "value": float((stalled.argmax(1) == inputs.labels).mean()),
                 "how": "Verilator simulation of the generated RTL on the test split"}
         write_json(paths.root / "sim.json", sim)
+        rtl_outputs["RTL sim"] = stalled
         return sim
+
+    rtl_outputs: dict[str, np.ndarray] = {}
 
     sim = bar.run(f"simulate {len(x_int)} inferences (== golden, random stalls)", simulate)
     report["simulation"] = sim
     report["interface"] = design.interface
+    if not skip_hls:
+        settings = dict(recipe.hardware.hls) if recipe is not None else {}
+        report["three_way"] = bar.run(
+            f"hls4ml Vitis C-simulation of {len(x_int)} inferences (three-way comparison)",
+            lambda: _three_way(qonnx_model, x_int, inputs.reference, net, rtl_outputs["RTL sim"], paths, settings),
+        )
+        for row in report["three_way"]["comparisons"]:
+            report["checks"].append({"check": row["pair"], "vectors": row["vectors"],
+                                     "differing_outputs": row["differing_outputs"]})
     if not skip_yosys:
         resources = bar.run("Yosys synth_xilinx", lambda: backend.build(hls_model))
         write_json(paths.root / "synth.json", resources)

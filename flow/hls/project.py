@@ -60,17 +60,20 @@ class HlsProject:
             raise QflowError("hls4ml C-simulation returned values that are not integer codes of the output type")
         return codes.astype(np.int64)
 
-    def trace_int(self, x_int: np.ndarray) -> dict[str, np.ndarray]:
-        """Per-layer outputs of the C-simulation (hls4ml's trace), for localizing a difference."""
-        from hls4ml.model.profiling import get_ymodel_keras  # noqa: F401  (imported for its side effects)
-
+    def trace(self, x_int: np.ndarray) -> dict[str, np.ndarray]:
+        """Per-layer outputs of the C-simulation (hls4ml's ``trace``; the project must be converted with
+        ``trace=True``), keyed by hls4ml layer name, as real values."""
+        if self.compile_seconds is None:
+            self.compile()
         x = np.ascontiguousarray(np.asarray(x_int, dtype=np.float64) * self.network.input_type.scale)
         with quiet_stdout():
-            _, trace = self.model.trace(x)
-        return {k: np.asarray(v) for k, v in trace.items()}
+            _, traced = self.model.trace(x)
+        return {k: np.asarray(v) for k, v in traced.items()}
 
 
-def hls_config(qonnx_model, reuse_factor: int = 1, strategy: str = "Latency", layers: dict | None = None) -> dict:
+def hls_config(
+    qonnx_model, reuse_factor: int = 1, strategy: str = "Latency", layers: dict | None = None, trace: bool = False
+) -> dict:
     """hls4ml's per-layer configuration of ``qonnx_model`` with qflow's exact flow and the user's settings.
 
     ``layers`` maps hls4ml layer names to per-layer settings (``ReuseFactor``, ``Strategy``); precision
@@ -87,7 +90,13 @@ def hls_config(qonnx_model, reuse_factor: int = 1, strategy: str = "Latency", la
     config["Model"]["ReuseFactor"] = int(reuse_factor)
     config["Model"]["Strategy"] = strategy
     for name, settings in (layers or {}).items():
-        config["LayerName"].setdefault(name, {}).update(copy.deepcopy(settings))
+        if name not in config["LayerName"]:
+            known = ", ".join(config["LayerName"])
+            raise QflowError(f"hls: LayerName {name!r}: no such layer (layers: {known})")
+        config["LayerName"][name].update(copy.deepcopy(settings))
+    if trace:
+        for settings in config["LayerName"].values():
+            settings["Trace"] = True
     config["Flows"] = [EXACT_FLOW, "vitis:ip"]
     return config
 
@@ -101,6 +110,7 @@ def convert_exact(
     layers: dict | None = None,
     part: str = "xc7z020clg400-1",
     clock_period_ns: float = 5.0,
+    trace: bool = False,
 ) -> HlsProject:
     """Convert ``qonnx_model`` with hls4ml's Vitis backend so that the project computes the exact network."""
     import hls4ml
@@ -108,7 +118,7 @@ def convert_exact(
     if io_type not in IO_TYPES:
         raise QflowError(f"hls: IOType expected one of {IO_TYPES}, got {io_type!r}")
     register()
-    config = hls_config(qonnx_model, reuse_factor, strategy, layers)
+    config = hls_config(qonnx_model, reuse_factor, strategy, layers, trace)
     out_dir = Path(out_dir)
     with quiet_stdout():
         model = hls4ml.converters.convert_from_onnx_model(
@@ -122,6 +132,7 @@ def convert_exact(
             clock_period=clock_period_ns,
         )
     network = _network_of(model)
+    check_precision_overrides(model, layers or {})
     settings = {
         "IOType": io_type,
         "ReuseFactor": int(reuse_factor),
@@ -137,3 +148,48 @@ def _network_of(model) -> Network:
     if net is None:  # the flow did not run: a bug in the registration, not bad input
         raise QflowError(f"hls: the exact flow {EXACT_FLOW!r} did not run on this model")
     return net
+
+
+def _fits(exact, wanted) -> bool:
+    """Whether precision ``wanted`` holds every value of ``exact`` (enough integer and fractional bits)."""
+    e_int, w_int = int(exact.integer), int(wanted.integer)
+    e_frac, w_frac = int(exact.width) - e_int, int(wanted.width) - w_int
+    if bool(exact.signed) and not bool(wanted.signed):
+        return False
+    if not bool(exact.signed) and bool(wanted.signed):
+        w_int -= 1  # a signed type spends one integer bit on the sign
+    return w_int >= e_int and w_frac >= e_frac
+
+
+def check_precision_overrides(model, layers: dict) -> None:
+    """Refuse per-layer ``Precision`` settings narrower than the exact types qflow derived.
+
+    Exact types stay in the project either way (a wider setting changes no value); a narrower one would
+    overflow or round, so it is an error naming the layer, the variable, the exact type and the setting.
+    """
+    graph = {layer.name: layer for layer in model.get_layers()}
+    for name, settings in layers.items():
+        precision = settings.get("Precision")
+        if not precision:
+            continue
+        layer = graph.get(name) or graph.get(f"Dense_{name}")
+        if layer is None:
+            continue  # removed by the exact rewrite (an input quantizer, a BatchNorm folded into thresholds)
+        items = precision.items() if isinstance(precision, dict) else [("result", precision)]
+        for var, text in items:
+            if str(text) == "auto":
+                continue
+            if var == "result":
+                exact = layer.get_output_variable().type.precision
+            elif var == "accum" and layer.get_attr("accum_t") is not None:
+                exact = layer.get_attr("accum_t").precision
+            elif var in layer.weights:
+                exact = layer.weights[var].type.precision
+            else:
+                continue
+            wanted = model.config.backend.convert_precision_string(str(text))
+            if not _fits(exact, wanted):
+                raise QflowError(
+                    f"hls: layer {name!r}: Precision {var} = {text!r} would break exactness: the exact type is "
+                    f"{exact} (qflow keeps the exact types; a setting at least that wide is accepted)"
+                )
