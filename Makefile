@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 export OBJCACHE ?= ccache
 export QFLOW_MAKE_JOBS ?= 2
 
-.PHONY: help install test test-all train export synth bench bench-rtl lint clean
+.PHONY: help install test test-all train export synth hls bench bench-admm bench-rtl lint clean
 
 help:
 	@echo "make install              create $(VENV): torch==2.13.0 first, then qflow (editable) + test extras"
@@ -18,6 +18,8 @@ help:
 	@echo "make test-all             everything, slow tests included"
 	@echo "make train|export MODEL=  one stage"
 	@echo "make bench                reference executor benchmark (bench/reference_throughput.py)"
+	@echo "make hls MODEL=<recipe>   exact hls4ml Vitis project + C-simulation vs reference (qflow hls)"
+	@echo "make bench-admm           ADMM vs STE vs float LeNet-5 accuracy (bench/admm_accuracy.py, ~8 min)"
 	@echo "make bench-rtl            RTL simulation vs executors vs hls4ml C-sim (bench/rtl_throughput.py, long)"
 	@echo "make lint                 ruff + verilator --lint-only -Wall on hw/"
 	@echo "make clean                remove build/"
@@ -49,6 +51,12 @@ export:
 
 synth:
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/qflow synth $(MODEL)
+
+hls:
+	$(BIN)/qflow hls $(MODEL)
+
+bench-admm:
+	$(BIN)/python bench/admm_accuracy.py
 
 bench:
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python bench/reference_throughput.py
