@@ -351,3 +351,66 @@ def test_binary_twin_of_a_convolution():
         ref, out = model(x), twin(x)
     assert torch.allclose(out, ref, rtol=0, atol=1e-4)  # float rounding only, as above
     assert torch.equal(out.argmax(dim=1), ref.argmax(dim=1))
+
+
+def test_pruned_binary_twin_is_ternary_and_equal():
+    """Intersect(Sparsity, Binary) weights: alpha_c * {-1, 0, +1}; the twin uses the ternary preset."""
+    from brevitas.nn import QuantLinear
+
+    model = _toy_mlp()
+    pruned = Intersect(Sparsity(keep=0.5), Binary(per_channel=True))
+    with torch.no_grad():
+        for i in (0, 3):
+            model[i].weight.copy_(pruned.project(model[i].weight))
+        for i in (1, 4):
+            model[i].running_mean.uniform_(-1, 1)
+            model[i].weight.uniform_(-2, 2)  # negative BatchNorm scales too
+    model.eval()
+    twin = binary_twin(model)
+    assert isinstance(twin[0], QuantLinear)
+    levels = torch.unique(twin[0].quant_weight().value)
+    assert set(levels.tolist()) == {-1.0, 0.0, 1.0}
+    assert int((twin[0].quant_weight().value == 0).sum()) == int((model[0].weight == 0).sum()) == 12 * 16 // 2
+    x = torch.from_numpy(_toy_dataset().test.x)
+    with torch.no_grad():
+        ref, out = model(x), twin(x)
+    assert torch.allclose(out, ref, rtol=0, atol=1e-4)  # float rounding of the alpha fold only
+
+
+def test_output_layer_alpha_is_dropped_only_when_asked():
+    """A last layer without BatchNorm: its single alpha can be dropped (logits / alpha, argmax unchanged)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(16, 12, bias=False), nn.BatchNorm1d(12), nn.ReLU(), nn.Linear(12, 4, bias=False))
+    with torch.no_grad():
+        model[0].weight.copy_(Binary(per_channel=True).project(model[0].weight))
+        model[3].weight.copy_(Binary(per_channel=False).project(model[3].weight))
+    model.eval()
+    with pytest.raises(UnsupportedError, match="rescale_output=True"):
+        binary_twin(model)
+    twin = binary_twin(model, rescale_output=True)
+    alpha = float(model[3].weight.detach().abs()[0, 0])
+    x = torch.from_numpy(_toy_dataset().test.x)
+    with torch.no_grad():
+        ref, out = model(x), twin(x)
+    assert torch.allclose(out * alpha, ref, rtol=0, atol=1e-4)
+    assert torch.equal(out.argmax(dim=1), ref.argmax(dim=1))
+    with torch.no_grad():  # per-channel alphas on the output layer cannot be dropped: argmax would change
+        model[3].weight.copy_(Binary(per_channel=True).project(torch.randn(4, 12)))
+    with pytest.raises(UnsupportedError, match="expected a BatchNorm right after it"):
+        binary_twin(model, rescale_output=True)
+
+
+def test_admm_plan_budget_and_cap():
+    from flow.qat.admm_fit import AdmmPlan, capped, same_schedule
+    from flow.qat.train import TrainConfig
+
+    plan = AdmmPlan(
+        twin=_toy_mlp,
+        constraints={**same_schedule(["0"], [PowerOfTwoGrid(4), Binary()]), "3": [Binary()]},
+        config=AdmmConfig(max_iterations=5, inner_epochs=2, finetune_epochs=3),
+        pretrain=TrainConfig(epochs=4),
+    )
+    assert plan.stages() == 2 and plan.epochs() == 4 + 2 * 5 * 2 + 3
+    one = capped(plan, 1)
+    assert one.epochs() == 1 + 1 * 1 * 2 + 1 and one.constraints == {"0": [Binary()], "3": [Binary()]}
+    assert capped(plan, 100) == plan
