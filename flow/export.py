@@ -217,3 +217,18 @@ def compare_with_torch(model: nn.Module, qonnx_model, x: np.ndarray) -> Comparis
     torch_out = predict(model, x)
     ref_out = Reference(qonnx_model).run(x)
     return compare_outputs(torch_out, ref_out.astype(torch_out.dtype))
+
+
+def for_hls4ml(model):
+    """The graph hls4ml's ONNX parser takes: convolutional graphs converted to channels-last.
+
+    hls4ml parses Conv/MaxPool only in qonnx's channels-last form (``ConvertToChannelsLastAndClean``: a
+    Transpose at the input, channels-last custom ops, MatMul weights after Flatten permuted to match); graphs
+    without them are returned unchanged. The result computes the same function (the reference still runs the
+    original), and nodes are renamed by :func:`clean`.
+    """
+    if not any(node.op_type in ("Conv", "MaxPool") and not node.domain for node in model.graph.node):
+        return model
+    from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
+
+    return clean(model.transform(ConvertToChannelsLastAndClean()))

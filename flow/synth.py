@@ -64,8 +64,10 @@ def convert(qonnx_model, rtl_dir: Path, folding="parallel", layer_folding=None, 
     import flow.rtl.backend as backend
 
     backend.register()
+    from flow.export import for_hls4ml
     from flow.io import quiet_stdout
 
+    qonnx_model = for_hls4ml(qonnx_model)
     with quiet_stdout():
         config = hls4ml.utils.config_from_onnx_model(qonnx_model, granularity="name", backend="Vitis")
         return hls4ml.converters.convert_from_onnx_model(

@@ -18,13 +18,13 @@ from collections.abc import Callable
 
 import numpy as np
 
-from flow.compile.network import IntType, MatVec, Network, Thresholds
+from flow.compile.network import Flatten, Image, IntType, MatVec, MaxPool, Network, Pad, SlidingWindow, Thresholds
 from flow.errors import NotExactError, UnsupportedError
 from flow.rtl.ops.mvau import MvauMode
 
 log = logging.getLogger(__name__)
 
-FoldFn = Callable[[str, int, int], tuple[int, int]]
+FoldFn = Callable[..., tuple[int, int]]  # (name, mh, mw[, vectors=, channels=]) -> (pe, simd)
 FLOAT32_EXACT_BITS = 24  # float32 holds integers up to 2^24 exactly: the QONNX reference's limit
 
 
@@ -125,8 +125,12 @@ class _Chain:
 
 
 def _dense_weights(layer) -> tuple[np.ndarray, int, bool]:
-    """(W as (MH, MW) integers, frac bits, bipolar?) from a Dense layer's quantized weights."""
-    data = np.asarray(layer.weights["weight"].data, dtype=np.float64).T
+    """(W as (MH, MW) integers, frac bits, bipolar?) from a Dense or Conv2D layer's quantized weights.
+
+    hls4ml holds Dense weights as (MW, MH) and channels-last Conv2D weights as (K, K, C, OC); the conv's
+    matrix row is the window in the sliding-window generator's order, element (ky*K + kx)*C + c."""
+    raw = np.asarray(layer.weights["weight"].data, dtype=np.float64)
+    data = raw.reshape(-1, raw.shape[-1]).T
     p = layer.weights["weight"].type.precision
     from hls4ml.model.quantizers import BinaryQuantizer
 
@@ -210,7 +214,8 @@ def _verify(
 def lower(hls_model, fold: FoldFn) -> Network:
     """Turn an hls4ml ModelGraph (parsed from QONNX) into the exact integer :class:`Network`.
 
-    ``fold(layer_name, mh, mw) -> (pe, simd)`` gives each dense layer's parallelism.
+    ``fold(layer_name, mh, mw) -> (pe, simd)`` gives each dense layer's parallelism; convolutions call
+    ``fold(layer_name, mh, mw, vectors=windows per image, channels=C)`` and need SIMD to divide C.
     Raises :class:`UnsupportedError` for a layer type the RTL backend cannot map and
     :class:`NotExactError` when a tensor cannot be made exact.
     """
@@ -223,6 +228,80 @@ def lower(hls_model, fold: FoldFn) -> Network:
     chain = _Chain(input_layer.name)
     pending: tuple[MatVec, np.ndarray, np.ndarray] | None = None  # dense layer waiting for its chain
     current_type: IntType | None = None
+    image: Image | None = None  # the current feature map (channels-last), None for a vector
+    chw_flatten: Image | None = None  # a flatten in channels-first order is pending (see Transpose below)
+    if len(input_shape) == 3:
+        if layers[1].class_name != "Transpose" or list(layers[1].get_attr("perm")) != [1, 2, 0]:
+            raise UnsupportedError(
+                f"model: image input {input_shape} expected the channels-last Transpose (perm [1, 2, 0]) "
+                "that qonnx's ConvertToChannelsLast inserts first"
+            )
+        c, h, w = input_shape
+        image = Image(h, w, c)
+        net.input_layout = "nchw"
+
+    def ready_input(layer) -> IntType:
+        """The quantized input type of a weight/pool layer (its chain must be closed)."""
+        if chain.steps:
+            raise UnsupportedError(
+                f"layer {layer.name!r}: expected a quantizer before this layer, found only {chain.names}"
+            )
+        if pending is not None or current_type is None:
+            raise UnsupportedError(f"layer {layer.name!r}: its input is not quantized (add a quantizer)")
+        return current_type
+
+    def add_matvec(layer, W, w_frac, w_bipolar, in_type, vectors, simd_divides) -> MatVec:
+        nonlocal pending, chain, current_type
+        if in_type.bipolar and w_bipolar:
+            mode, w_bits = MvauMode.XNOR, 1
+        elif w_bipolar:
+            mode, w_bits = MvauMode.BIPOLAR_W, 1
+        elif in_type.bipolar:
+            raise UnsupportedError(
+                f"layer {layer.name!r}: bipolar inputs with k-bit weights are not mapped; "
+                "use binary weights or a k-bit input quantizer"
+            )
+        else:
+            mode = MvauMode.MAC
+            w_bits = int(layer.weights["weight"].type.precision.width)
+        lo, hi, partial = _acc_interval(W, in_type)
+        if int(partial.max()) >= 2**FLOAT32_EXACT_BITS:
+            raise NotExactError(
+                f"layer {layer.name!r}: partial sums reach {int(partial.max())} >= 2^24, so the float32 "
+                "QONNX reference is not exact; use fewer bits or a smaller layer"
+            )
+        acc_bits = _signed_bits_for(int(lo.min()) - 1, int(hi.max()) + 1)
+        mh, mw = W.shape
+        if vectors == 1 and simd_divides == mw:
+            pe, simd = fold(layer.name, mh, mw)
+        else:  # a convolution: SIMD lanes take channels of one pixel, so SIMD must divide C
+            pe, simd = fold(layer.name, mh, mw, vectors=vectors, channels=simd_divides)
+            if simd_divides % simd:
+                raise UnsupportedError(
+                    f"layer {layer.name!r}: SIMD={simd} must divide the {simd_divides} input channels "
+                    "(the sliding-window generator streams channels of one pixel)"
+                )
+        matvec = MatVec(
+            name=layer.name,
+            weights=W,
+            mode=mode,
+            in_type=in_type,
+            w_bits=w_bits,
+            acc_bits=acc_bits,
+            out_frac=in_type.frac + w_frac,
+            pe=pe,
+            simd=simd,
+            vectors=vectors,
+        )
+        matvec.params.validate()
+        net.layers.append(matvec)
+        pending = (matvec, lo, hi)
+        chain = _Chain(layer.name)
+        bias = layer.weights.get("bias")
+        if bias is not None and np.any(np.asarray(bias.data) != 0):
+            chain.add_bias(np.asarray(bias.data))
+        current_type = None
+        return matvec
 
     def close_chain() -> None:
         nonlocal pending, chain, current_type
@@ -256,55 +335,88 @@ def lower(hls_model, fold: FoldFn) -> Network:
 
     for layer in layers[1:]:
         kind = layer.class_name
+        if kind == "Transpose" and net.input_layout == "nchw" and not net.layers and not chain.steps:
+            continue  # the input's channels-last transpose: the stream is channels-last already
+        if kind == "Transpose" and image is not None and list(layer.get_attr("perm")) == [2, 0, 1]:
+            # back to channels-first before a flatten: the stream stays channels-last and the next Dense
+            # layer's columns are permuted from (c, h, w) to the stream's (h, w, c) order instead
+            chw_flatten = image
+            continue
         if kind == "Dense":
-            if chain.steps:
+            in_type = ready_input(layer)
+            if image is not None:
                 raise UnsupportedError(
-                    f"layer {layer.name!r}: expected a quantizer before this Dense layer, found only {chain.names}"
+                    f"layer {layer.name!r}: Dense on a {image.h}x{image.w}x{image.c} feature map needs a Flatten "
+                    "before it"
                 )
-            if pending is not None or current_type is None:
-                raise UnsupportedError(f"layer {layer.name!r}: Dense input is not quantized (add a quantizer)")
             W, w_frac, w_bipolar = _dense_weights(layer)
-            in_type = current_type
-            if in_type.bipolar and w_bipolar:
-                mode, w_bits = MvauMode.XNOR, 1
-            elif w_bipolar:
-                mode, w_bits = MvauMode.BIPOLAR_W, 1
-            elif in_type.bipolar:
+            if chw_flatten is not None:
+                f = chw_flatten
+                if W.shape[1] != f.pixels * f.c:
+                    raise UnsupportedError(f"layer {layer.name!r}: expected {f.pixels * f.c} inputs after the flatten")
+                W = W.reshape(-1, f.c, f.h, f.w).transpose(0, 2, 3, 1).reshape(W.shape[0], -1)
+                chw_flatten = None
+            add_matvec(layer, W, w_frac, w_bipolar, in_type, 1, int(W.shape[1]))
+        elif kind == "Conv2D":
+            in_type = ready_input(layer)
+            if image is None:
+                raise UnsupportedError(f"layer {layer.name!r}: Conv2D expected an image input, got a vector")
+            k = int(layer.get_attr("filt_height"))
+            stride = int(layer.get_attr("stride_height"))
+            dil = (int(layer.get_attr("dilation_height", 1) or 1), int(layer.get_attr("dilation_width", 1) or 1))
+            if k != int(layer.get_attr("filt_width")) or stride != int(layer.get_attr("stride_width")):
                 raise UnsupportedError(
-                    f"layer {layer.name!r}: bipolar inputs with k-bit weights are not mapped; "
-                    "use binary weights or a k-bit input quantizer"
+                    f"layer {layer.name!r}: expected a square kernel and equal strides, got kernel "
+                    f"{k}x{layer.get_attr('filt_width')}, stride {stride}x{layer.get_attr('stride_width')}"
                 )
-            else:
-                mode = MvauMode.MAC
-                w_bits = int(layer.weights["weight"].type.precision.width)
-            lo, hi, partial = _acc_interval(W, in_type)
-            if int(partial.max()) >= 2**FLOAT32_EXACT_BITS:
-                raise NotExactError(
-                    f"layer {layer.name!r}: partial sums reach {int(partial.max())} >= 2^24, so the float32 "
-                    "QONNX reference is not exact; use fewer bits or a smaller layer"
+            if dil != (1, 1):
+                raise UnsupportedError(f"layer {layer.name!r}: dilation {dil} is not supported (expected 1)")
+            pads = [int(layer.get_attr(f"pad_{side}", 0) or 0) for side in ("top", "bottom", "left", "right")]
+            if any(pads):
+                if in_type.bipolar:
+                    raise UnsupportedError(
+                        f"layer {layer.name!r}: zero padding {pads} of a bipolar (+-1) input has no code for 0; "
+                        "use padding=0 or a k-bit input"
+                    )
+                pad = Pad(f"{layer.name}_pad", image, *pads, value=0, simd=1, elem_type=in_type)
+                net.layers.append(pad)
+                image = pad.ofm
+            W, w_frac, w_bipolar = _dense_weights(layer)
+            if W.shape[1] != k * k * image.c:
+                raise UnsupportedError(
+                    f"layer {layer.name!r}: weights {layer.weights['weight'].data.shape} do not match a "
+                    f"{k}x{k} kernel over {image.c} channels (grouped/depthwise convolutions are not mapped)"
                 )
-            acc_bits = _signed_bits_for(int(lo.min()) - 1, int(hi.max()) + 1)
-            mh, mw = W.shape
-            pe, simd = fold(layer.name, mh, mw)
-            matvec = MatVec(
-                name=layer.name,
-                weights=W,
-                mode=mode,
-                in_type=in_type,
-                w_bits=w_bits,
-                acc_bits=acc_bits,
-                out_frac=in_type.frac + w_frac,
-                pe=pe,
-                simd=simd,
-            )
-            matvec.params.validate()
-            net.layers.append(matvec)
-            pending = (matvec, lo, hi)
-            chain = _Chain(layer.name)
-            bias = layer.weights.get("bias")
-            if bias is not None and np.any(np.asarray(bias.data) != 0):
-                chain.add_bias(np.asarray(bias.data))
-            current_type = None
+            swg = SlidingWindow(f"{layer.name}_swg", image, k, stride, simd=1, elem_type=in_type)
+            net.layers.append(swg)
+            mv = add_matvec(layer, W, w_frac, w_bipolar, in_type, swg.ofm.pixels, image.c)
+            net.layers[-2] = SlidingWindow(swg.name, image, k, stride, simd=mv.simd, elem_type=in_type)
+            image = Image(swg.ofm.h, swg.ofm.w, mv.mh)
+        elif kind == "Pooling2D":
+            in_type = ready_input(layer)
+            op = str(layer.get_attr("pool_op", "Max") or "Max")
+            k = int(layer.get_attr("pool_height"))
+            pads = [int(layer.get_attr(f"pad_{side}", 0) or 0) for side in ("top", "bottom", "left", "right")]
+            if image is None or op.lower() != "max":
+                raise UnsupportedError(f"layer {layer.name!r}: only max-pooling of a feature map is mapped, got {op}")
+            if (k, k, k) != (
+                int(layer.get_attr("pool_width")),
+                int(layer.get_attr("stride_height")),
+                int(layer.get_attr("stride_width")),
+            ) or any(pads):
+                raise UnsupportedError(
+                    f"layer {layer.name!r}: expected a square pool window equal to its stride and no padding, got "
+                    f"window {k}x{layer.get_attr('pool_width')}, stride {layer.get_attr('stride_height')}x"
+                    f"{layer.get_attr('stride_width')}, pads {pads}"
+                )
+            producer_pe = next((x.pe for x in reversed(net.layers) if hasattr(x, "pe")), 1)
+            pool = MaxPool(layer.name, image, k, simd=producer_pe, elem_type=in_type)
+            net.layers.append(pool)
+            image = pool.ofm
+        elif kind == "Reshape" and image is not None:
+            ready_input(layer)
+            net.layers.append(Flatten(layer.name))
+            image = None
         elif kind == "BatchNormalization":
             chain.add_batchnorm(layer)
         elif kind == "Activation" and _is_quant_activation(layer):
@@ -319,12 +431,14 @@ def lower(hls_model, fold: FoldFn) -> Network:
                 f"layer {layer.name!r}: hls4ml layer type {kind!r} is not mapped by qflow-rtl "
                 "(supported: Dense, BatchNormalization, ReLU, quantizers)"
             )
-    if pending is None or not isinstance(net.layers[-1], MatVec):
-        raise UnsupportedError("model: expected the network to end with a Dense layer (integer logits)")
+    if not net.layers or not isinstance(net.layers[-1], MatVec | Thresholds):
+        raise UnsupportedError(
+            "model: expected the network to end with a Dense layer (integer logits) or a quantizer after it"
+        )
     if chain.steps:
         raise UnsupportedError(
-            f"layer {net.layers[-1].name!r}: ops after the last Dense layer ({chain.names}) are not mapped; "
-            "end the network with a bias-free dense layer"
+            f"layer {net.layers[-1].name!r}: ops after the last layer ({chain.names}) are not mapped; "
+            "end the network with a bias-free dense layer or a quantizer"
         )
     if net.input_quantizer is None:
         raise UnsupportedError("model: expected an input quantizer (QAct/QuantIdentity) as the first layer")

@@ -69,6 +69,7 @@ class MatVec:
     out_frac: int  # real value of the accumulator = acc * 2**-out_frac
     pe: int
     simd: int
+    vectors: int = 1  # vectors per inference: 1 for a dense layer, OH*OW windows for a convolution
 
     @property
     def mh(self) -> int:
@@ -97,7 +98,109 @@ class MatVec:
         return IntType(self.acc_bits, True, self.out_frac)
 
     def run(self, x: np.ndarray) -> np.ndarray:
-        return mvau_golden(x, self.weights, self.params)
+        """(N, ..., MW) integers -> (N, ..., MH): one matrix-vector product per vector."""
+        x = np.asarray(x, dtype=np.int64)
+        y = mvau_golden(x.reshape(-1, self.mw), self.weights, self.params)
+        return y.reshape(*x.shape[:-1], self.mh)
+
+
+@dataclass(frozen=True)
+class Image:
+    """Shape of a channels-last feature map in the stream: ``h`` x ``w`` pixels of ``c`` channels."""
+
+    h: int
+    w: int
+    c: int
+
+    @property
+    def pixels(self) -> int:
+        return self.h * self.w
+
+
+@dataclass(frozen=True)
+class SlidingWindow:
+    """Convolution input generator: (N, H*W, C) -> (N, OH*OW, K*K*C), window element (ky*K + kx)*C + c."""
+
+    name: str
+    ifm: Image
+    k: int
+    stride: int
+    simd: int
+    elem_type: IntType
+
+    @property
+    def ofm(self) -> Image:
+        return Image((self.ifm.h - self.k) // self.stride + 1, (self.ifm.w - self.k) // self.stride + 1, self.ifm.c)
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        n = len(x)
+        img = np.asarray(x, dtype=np.int64).reshape(n, self.ifm.h, self.ifm.w, self.ifm.c)
+        o, k, s = self.ofm, self.k, self.stride
+        windows = np.empty((n, o.h, o.w, k, k, self.ifm.c), dtype=np.int64)
+        for ky in range(k):
+            for kx in range(k):
+                windows[:, :, :, ky, kx, :] = img[
+                    :, ky : ky + s * (o.h - 1) + 1 : s, kx : kx + s * (o.w - 1) + 1 : s, :
+                ]
+        return windows.reshape(n, o.pixels, k * k * self.ifm.c)
+
+
+@dataclass(frozen=True)
+class MaxPool:
+    """Non-overlapping max-pool (window = stride = ``k``, floor): (N, H*W, C) -> (N, (H//k)*(W//k), C)."""
+
+    name: str
+    ifm: Image
+    k: int
+    simd: int
+    elem_type: IntType
+
+    @property
+    def ofm(self) -> Image:
+        return Image(self.ifm.h // self.k, self.ifm.w // self.k, self.ifm.c)
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        n, o, k = len(x), self.ofm, self.k
+        img = np.asarray(x, dtype=np.int64).reshape(n, self.ifm.h, self.ifm.w, self.ifm.c)
+        img = img[:, : o.h * k, : o.w * k, :].reshape(n, o.h, k, o.w, k, self.ifm.c)
+        return img.max(axis=(2, 4)).reshape(n, o.pixels, self.ifm.c)
+
+
+@dataclass(frozen=True)
+class Pad:
+    """Constant padding of a feature map (``value`` is an integer code of ``elem_type``)."""
+
+    name: str
+    ifm: Image
+    top: int
+    bottom: int
+    left: int
+    right: int
+    value: int
+    simd: int
+    elem_type: IntType
+
+    @property
+    def ofm(self) -> Image:
+        return Image(self.ifm.h + self.top + self.bottom, self.ifm.w + self.left + self.right, self.ifm.c)
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        n = len(x)
+        img = np.asarray(x, dtype=np.int64).reshape(n, self.ifm.h, self.ifm.w, self.ifm.c)
+        out = np.pad(
+            img, ((0, 0), (self.top, self.bottom), (self.left, self.right), (0, 0)), constant_values=self.value
+        )
+        return out.reshape(n, self.ofm.pixels, self.ifm.c)
+
+
+@dataclass(frozen=True)
+class Flatten:
+    """(N, P, C) -> (N, 1, P*C) in stream order (pixel-major, channels last): no hardware, only a view."""
+
+    name: str
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(x).reshape(len(x), 1, -1)
 
 
 @dataclass(frozen=True)
@@ -124,14 +227,15 @@ class Thresholds:
         return self.out_type.range[0] if not self.out_type.bipolar else 0
 
     def run(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=np.int64)[:, :, None]
+        """(N, ..., C) integers -> (N, ..., C) output codes."""
+        shape = np.shape(x)
+        x = np.asarray(x, dtype=np.int64).reshape(-1, shape[-1])[:, :, None]
         t = self.thresholds[None, :, :]
         ge = (x >= t).sum(axis=2)
         le = (x <= t).sum(axis=2)
         count = np.where(self.descending[None, :], le, ge)
-        if self.out_type.bipolar:
-            return 2 * count - 1
-        return self.out_min + count
+        out = 2 * count - 1 if self.out_type.bipolar else self.out_min + count
+        return out.reshape(shape)
 
 
 @dataclass
@@ -140,27 +244,43 @@ class Network:
 
     input_type: IntType
     input_shape: tuple[int, ...]
-    layers: list[MatVec | Thresholds] = field(default_factory=list)
+    layers: list[Layer] = field(default_factory=list)
     input_quantizer: object | None = None  # callable float -> int codes (the graph's own input quantizer)
+    # "flat": inputs are vectors; "nchw": images given channels-first (PyTorch), streamed channels-last
+    input_layout: str = "flat"
 
     @property
     def output_type(self) -> IntType:
-        last = self.layers[-1]
+        last = next(layer for layer in reversed(self.layers) if hasattr(layer, "out_type"))
         return last.out_type
 
+    def to_stream_order(self, x: np.ndarray) -> np.ndarray:
+        """Inputs (N, ...) as the accelerator streams them: (N, features), images channels-last."""
+        x = np.asarray(x)
+        if self.input_layout == "nchw":
+            x = x.reshape(len(x), *self.input_shape).transpose(0, 2, 3, 1)
+        return x.reshape(len(x), -1)
+
     def quantize_input(self, x: np.ndarray) -> np.ndarray:
-        """Float inputs (N, ...) -> integer input codes, exactly as the graph's input quantizer."""
+        """Float inputs (N, ...) -> integer input codes in stream order, exactly as the graph's quantizer."""
         if self.input_quantizer is None:
             raise ValueError("this network has no input quantizer; feed integer codes")
-        return self.input_quantizer(np.asarray(x, dtype=np.float32).reshape(len(x), -1))
+        return self.input_quantizer(np.asarray(self.to_stream_order(np.asarray(x, dtype=np.float32))))
 
     def run(self, x_int: np.ndarray) -> np.ndarray:
-        """Golden integer model: integer input codes (N, features) -> integer outputs (N, outputs)."""
-        y = np.asarray(x_int, dtype=np.int64)
+        """Golden integer model: integer input codes (N, features) in stream order -> integer outputs
+        (N, outputs)."""
+        x = np.asarray(x_int, dtype=np.int64)
+        first = self.layers[0]
+        pixels = first.ifm.pixels if hasattr(first, "ifm") else 1
+        y = x.reshape(len(x), pixels, -1)
         for layer in self.layers:
             y = layer.run(y)
-        return y
+        return y.reshape(len(x), -1)
 
     def run_float(self, x: np.ndarray) -> np.ndarray:
         """Float in, float out (outputs times their scale): comparable with the QONNX reference."""
         return self.run(self.quantize_input(x)).astype(np.float64) * self.output_type.scale
+
+
+Layer = MatVec | Thresholds | SlidingWindow | MaxPool | Pad | Flatten

@@ -157,7 +157,7 @@ def make_exact(model, thresholds_cls) -> Network:
     """
     from flow.compile.lower import lower
 
-    net = lower(model, lambda name, mh, mw: (mh, mw))
+    net = lower(model, lambda name, mh, mw, channels=None, **_: (mh, channels or mw))
     layers = list(model.get_layers())
     by_name = {layer.name: layer for layer in layers}
     matvecs = [layer for layer in net.layers if isinstance(layer, MatVec)]

@@ -117,7 +117,10 @@ def convert_exact(
 
     if io_type not in IO_TYPES:
         raise QflowError(f"hls: IOType expected one of {IO_TYPES}, got {io_type!r}")
+    from flow.export import for_hls4ml
+
     register()
+    qonnx_model = for_hls4ml(qonnx_model)
     config = hls_config(qonnx_model, reuse_factor, strategy, layers, trace)
     out_dir = Path(out_dir)
     with quiet_stdout():

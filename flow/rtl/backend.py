@@ -87,20 +87,32 @@ def _backend_class():
             explicit = cfg.get("LayerFolding", {})
             layers = {layer.name: layer for layer in model.get_layers()}
 
-            def fold(name: str, mh: int, mw: int) -> tuple[int, int]:
-                key = name if name in explicit else name.removeprefix("Dense_")  # hls4ml or ONNX node name
+            # Convolutions: cycles are counted per inference (image), so a per-vector target is the image
+            # target divided by the windows per image. "folded" then balances the pipeline at the slowest
+            # convolution's fastest fold (SIMD = C, PE = outputs: K*K cycles per window), the best any
+            # layer can reach, and folds every other layer as far as that allows.
+            convs = [layer for layer in model.get_layers() if layer.class_name == "Conv2D"]
+            balanced = max(
+                (int(c.get_attr("out_height")) * int(c.get_attr("out_width")) * int(c.get_attr("filt_height")) ** 2
+                 for c in convs),
+                default=None,
+            )
+
+            def fold(name: str, mh: int, mw: int, vectors: int = 1, channels: int | None = None) -> tuple[int, int]:
+                key = name if name in explicit else name.removeprefix("Dense_").removeprefix("Conv2D_")
                 if key in explicit:
                     pe, simd = explicit[key]
                     return folding_rules.check_fold(name, mh, mw, int(pe), int(simd))
                 reuse = int(layers[name].get_attr("reuse_factor", 1) or 1) if name in layers else 1
                 if reuse > 1:
-                    return folding_rules.fold_for_reuse(name, mh, mw, reuse)
+                    return folding_rules.fold_for_reuse(name, mh, mw, reuse, channels)
                 if mode == "parallel":
-                    return mh, mw
+                    return mh, channels or mw
                 if mode == "folded":
-                    return folding_rules.fold_for_target(mh, mw, DEFAULT_FOLDED_TARGET)
+                    target = DEFAULT_FOLDED_TARGET if balanced is None else balanced
+                    return folding_rules.fold_for_target(mh, mw, max(1, target // vectors), channels)
                 if isinstance(mode, int) and mode >= 1:
-                    return folding_rules.fold_for_target(mh, mw, mode)
+                    return folding_rules.fold_for_target(mh, mw, max(1, mode // vectors), channels)
                 raise UnsupportedError(
                     f"qflow-rtl: Folding expected 'parallel', 'folded' or a positive int, got {mode!r}"
                 )

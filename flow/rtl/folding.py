@@ -9,11 +9,16 @@ def divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
-def fold_for_target(mh: int, mw: int, target_cycles: int) -> tuple[int, int]:
-    """Smallest PE*SIMD with (MH/PE)*(MW/SIMD) <= target (ties: the larger SIMD, the smaller PE)."""
+def fold_for_target(mh: int, mw: int, target_cycles: int, channels: int | None = None) -> tuple[int, int]:
+    """Smallest PE*SIMD with (MH/PE)*(MW/SIMD) <= target (ties: the larger SIMD, the smaller PE).
+
+    ``channels``: SIMD must also divide it (convolutions); if no fold meets the target then, the fastest
+    one (PE=MH, SIMD=channels) is returned."""
+    if channels is not None and (mh // mh) * (mw // channels) > target_cycles:
+        return mh, channels
     best: tuple[int, int, int] | None = None
     for pe in divisors(mh):
-        for simd in divisors(mw):
+        for simd in [d for d in divisors(mw) if channels is None or channels % d == 0]:
             if (mh // pe) * (mw // simd) <= target_cycles:
                 key = (pe * simd, pe, -simd)
                 if best is None or key < best:
@@ -23,13 +28,13 @@ def fold_for_target(mh: int, mw: int, target_cycles: int) -> tuple[int, int]:
     return best[1], -best[2]
 
 
-def fold_for_reuse(name: str, mh: int, mw: int, reuse: int) -> tuple[int, int]:
-    """PE, SIMD with exactly ``reuse`` cycles per vector (hls4ml's ReuseFactor), smallest PE*SIMD."""
-    options = [
-        (pe * simd, pe, simd) for pe in divisors(mh) for simd in divisors(mw) if (mh // pe) * (mw // simd) == reuse
-    ]
+def fold_for_reuse(name: str, mh: int, mw: int, reuse: int, channels: int | None = None) -> tuple[int, int]:
+    """PE, SIMD with exactly ``reuse`` cycles per vector (hls4ml's ReuseFactor), smallest PE*SIMD
+    (``channels``: SIMD must divide it too)."""
+    simds = [d for d in divisors(mw) if channels is None or channels % d == 0]
+    options = [(pe * simd, pe, simd) for pe in divisors(mh) for simd in simds if (mh // pe) * (mw // simd) == reuse]
     if not options:
-        valid = sorted({(mh // pe) * (mw // simd) for pe in divisors(mh) for simd in divisors(mw)})
+        valid = sorted({(mh // pe) * (mw // simd) for pe in divisors(mh) for simd in simds})
         raise UnsupportedError(
             f"layer {name!r}: ReuseFactor {reuse} does not divide the {mh}x{mw} layer into PE x SIMD folds "
             f"(valid: {', '.join(map(str, valid[:20]))}{' ...' if len(valid) > 20 else ''})"
