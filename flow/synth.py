@@ -137,9 +137,9 @@ def _report_md(report: dict) -> str:
         ]
     else:
         lines.append("not run")
-    lines += ["", "## Layers", "", "| block | module | cycles/vector | latency | what |", "|---|---|---|---|---|"]
+    lines += ["", "## Layers", "", "| block | module | cycles/inference | latency | what |", "|---|---|---|---|---|"]
     for b in r["interface"]["blocks"]:
-        lines.append(f"| {b['instance']} | {b['module']} | {b['cycles_per_vector']} | {b['latency']} | "
+        lines.append(f"| {b['instance']} | {b['module']} | {b['cycles_per_inference']} | {b['latency']} | "
                      f"{b['comment']} |")
     lines += ["", "Interface: see `rtl/interface.json`.", ""]
     return "\n".join(lines)
