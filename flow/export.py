@@ -227,8 +227,34 @@ def for_hls4ml(model):
     without them are returned unchanged. The result computes the same function (the reference still runs the
     original), and nodes are renamed by :func:`clean`.
     """
+    _check_image_ops(model)
     if not any(node.op_type in ("Conv", "MaxPool") and not node.domain for node in model.graph.node):
         return model
     from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
 
     return clean(model.transform(ConvertToChannelsLastAndClean()))
+
+
+def _check_image_ops(model) -> None:
+    """Refuse convolution/pooling attributes the hardware does not map, naming the node (hls4ml would fail
+    later with a bare assertion, or map them to layers qflow-rtl does not have)."""
+    for node in model.graph.node:
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        if node.op_type == "Conv":
+            if any(int(d) != 1 for d in attrs.get("dilations", [1, 1])):
+                raise UnsupportedError(
+                    f"Conv node {node.name!r}: dilations {list(attrs['dilations'])} are not supported (expected 1)"
+                )
+            if int(attrs.get("group", 1)) != 1:
+                raise UnsupportedError(
+                    f"Conv node {node.name!r}: group={attrs['group']} (grouped/depthwise convolution) is not "
+                    "supported (expected 1)"
+                )
+            if attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
+                raise UnsupportedError(f"Conv node {node.name!r}: auto_pad is not supported (give explicit pads)")
+        elif node.op_type == "AveragePool":
+            raise UnsupportedError(f"AveragePool node {node.name!r}: only max-pooling is supported")
+        elif node.op_type == "MaxPool" and (
+            int(attrs.get("ceil_mode", 0)) != 0 or any(int(d) != 1 for d in attrs.get("dilations", [1, 1]))
+        ):
+            raise UnsupportedError(f"MaxPool node {node.name!r}: ceil_mode and dilations are not supported")

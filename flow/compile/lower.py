@@ -231,10 +231,11 @@ def lower(hls_model, fold: FoldFn) -> Network:
     image: Image | None = None  # the current feature map (channels-last), None for a vector
     chw_flatten: Image | None = None  # a flatten in channels-first order is pending (see Transpose below)
     if len(input_shape) == 3:
-        if layers[1].class_name != "Transpose" or list(layers[1].get_attr("perm")) != [1, 2, 0]:
+        transposes = [x for x in layers if x.class_name == "Transpose" and list(x.get_attr("perm")) == [1, 2, 0]]
+        if not transposes:
             raise UnsupportedError(
                 f"model: image input {input_shape} expected the channels-last Transpose (perm [1, 2, 0]) "
-                "that qonnx's ConvertToChannelsLast inserts first"
+                "that qonnx's ConvertToChannelsLast inserts before the first convolution"
             )
         c, h, w = input_shape
         image = Image(h, w, c)
@@ -335,8 +336,10 @@ def lower(hls_model, fold: FoldFn) -> Network:
 
     for layer in layers[1:]:
         kind = layer.class_name
-        if kind == "Transpose" and net.input_layout == "nchw" and not net.layers and not chain.steps:
-            continue  # the input's channels-last transpose: the stream is channels-last already
+        if kind == "Transpose" and net.input_layout == "nchw" and not net.layers:
+            # the input's channels-last transpose (before the first layer; elementwise quantizers commute
+            # with it): the stream is channels-last already
+            continue
         if kind == "Transpose" and image is not None and list(layer.get_attr("perm")) == [2, 0, 1]:
             # back to channels-first before a flatten: the stream stays channels-last and the next Dense
             # layer's columns are permuted from (c, h, w) to the stream's (h, w, c) order instead
