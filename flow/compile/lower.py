@@ -394,6 +394,9 @@ def lower(hls_model, fold: FoldFn) -> Network:
             net.layers.append(swg)
             mv = add_matvec(layer, W, w_frac, w_bipolar, in_type, swg.ofm.pixels, image.c)
             net.layers[-2] = SlidingWindow(swg.name, image, k, stride, simd=mv.simd, elem_type=in_type)
+            if any(pads):  # the padding block streams at the convolution's width too
+                old = net.layers[-3]
+                net.layers[-3] = Pad(old.name, old.ifm, *pads, value=0, simd=mv.simd, elem_type=in_type)
             image = Image(swg.ofm.h, swg.ofm.w, mv.mh)
         elif kind == "Pooling2D":
             in_type = ready_input(layer)

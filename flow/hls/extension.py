@@ -58,6 +58,7 @@ def _layer_classes():
 
         _expected_attributes = [
             Attribute("n_in"),
+            Attribute("n_chan"),
             Attribute("n_steps"),
             ConfigurableAttribute("reuse_factor", default=1),
         ]
@@ -84,6 +85,7 @@ def _layer_classes():
 
     config_template = """struct config{index} : nnet::qflow_thresholds_config {{
     static const unsigned n_in = {n_in};
+    static const unsigned n_chan = {n_chan};
     static const unsigned n_steps = {n_steps};
     static const unsigned io_type = nnet::{iotype};
     static const unsigned reuse_factor = {reuse};
@@ -162,27 +164,37 @@ def make_exact(model, thresholds_cls) -> Network:
     by_name = {layer.name: layer for layer in layers}
     matvecs = [layer for layer in net.layers if isinstance(layer, MatVec)]
 
-    # Input: the codes arrive in their exact type; the input quantizer (Python side) is removed from the graph.
+    # Input: the codes arrive in their exact type, channels-last for images; the input quantizer (Python
+    # side) and the input's channels-last Transpose are removed from the graph.
     input_layer = layers[0]
     input_layer.get_output_variable().type.precision = fixed_type(net.input_type)
+    if net.input_layout == "nchw":
+        c, h, w = net.input_shape
+        input_layer.get_output_variable().shape = [h, w, c]
     first_dense = by_name[matvecs[0].name]
     for layer in layers[1 : layers.index(first_dense)]:
         model.remove_node(layer)
+    # A Transpose back to channels-first before a flatten: the lowering permuted the next Dense layer's
+    # columns into channels-last order instead, so the transpose goes.
+    for layer in list(model.get_layers()):
+        if layer.class_name == "Transpose" and list(layer.get_attr("perm")) == [2, 0, 1]:
+            model.remove_node(layer)
 
-    for i, mv in enumerate(matvecs):
+    for mv in matvecs:
         dense = by_name[mv.name]
         _exact_dense(dense, mv)
         th = next((t for t in net.layers if isinstance(t, Thresholds) and t.name == f"{mv.name}_thresholds"), None)
-        following = matvecs[i + 1].name if i + 1 < len(matvecs) else None
-        chain = _chain_after(model, dense, following)
+        chain = _chain_after(model, dense)
         if th is None:
             if chain:
-                raise UnsupportedError(
-                    f"layer {dense.name!r}: ops {[c.name for c in chain]} follow it but no thresholds"
-                )
+                names = [c.name for c in chain]
+                raise UnsupportedError(f"layer {dense.name!r}: ops {names} follow it but no thresholds")
             continue
+        if not chain:
+            raise UnsupportedError(f"layer {dense.name!r}: expected BatchNorm/activation/quantizer layers after it")
         attrs = {
-            "n_in": mv.mh,
+            "n_in": int(np.prod(dense.get_output_variable().shape)),
+            "n_chan": mv.mh,
             "n_steps": int(th.thresholds.shape[1]),
             "out_precision": fixed_type(th.out_type),
             "thresholds_data": (th.thresholds.astype(np.float64) * 2.0**-mv.out_frac),
@@ -205,18 +217,24 @@ def _levels(t: IntType) -> np.ndarray:
     return np.arange(lo, hi + 1, dtype=np.float64) * 2.0**-t.frac
 
 
-def _chain_after(model, dense, following: str | None) -> list:
-    """The layers between ``dense`` and the next Dense (or the end)."""
+def _chain_after(model, dense) -> list:
+    """The elementwise layers after ``dense`` up to and including its quantizer (empty if none follows)."""
+    from flow.compile.lower import _is_quant_activation
+
     chain = []
     node = dense
     while True:
         nexts = [layer for layer in model.get_layers() if node.outputs[0] in layer.inputs]
-        if not nexts or nexts[0].name == following:
-            return chain
+        if not nexts:
+            return []
         if len(nexts) > 1:
             raise UnsupportedError(f"layer {node.name!r}: branching outputs are not supported")
         node = nexts[0]
+        if node.class_name not in ("BatchNormalization", "Activation"):
+            return []  # a Dense/Conv/pool follows directly: no thresholds
         chain.append(node)
+        if _is_quant_activation(node):
+            return chain
 
 
 def _exact_dense(dense, mv: MatVec) -> None:
@@ -228,7 +246,8 @@ def _exact_dense(dense, mv: MatVec) -> None:
         w_type = IntType(mv.w_bits, True, mv.out_frac - mv.in_type.frac)
     w_precision = fixed_type(w_type)
     weights = dense.weights["weight"]
-    data = mv.weights.T.astype(np.float64) * 2.0**-w_type.frac
+    shape = np.shape(weights.data)  # (MW, MH) for Dense, (K, K, C, OC) for a channels-last Conv2D
+    data = (mv.weights.T.astype(np.float64) * 2.0**-w_type.frac).reshape(shape)
     weights.data = data
     weights.data_unquantized = data
     weights.update_precision(w_precision)
