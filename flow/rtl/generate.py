@@ -307,6 +307,12 @@ def plan(net: Network) -> tuple[list[Stream], list[Block], dict[str, list[str]]]
             )
             sp.validate()
             p.width(layer.simd, layer.ifm.pixels * layer.ifm.c, index, layer.name)
+            if index > 0:
+                # A whole input image of buffering in front of the generator: its line buffer holds only
+                # K + STRIDE rows, and a convolution that is slower per row than its producer (fewer output
+                # than input rows) would otherwise stall the producer mid-image and lower the throughput.
+                beats = layer.ifm.pixels * layer.ifm.c // layer.simd
+                p.fifo(beats, beats, index, layer.name)
             p.add(
                 "swg", f"swg_{index}", list(sp.verilog_parameters().items()),
                 p.stream(layer.simd, layer.elem_type.bits),
