@@ -1,0 +1,243 @@
+"""Padding (``hw/conv/pad.v``): parameters, golden model, packers, cycle model.
+
+Images ``(N, H, W, C)`` stream channels-last, pixel by pixel in row-major order, ``C/SIMD`` beats per pixel.
+The output image ``(H + PAD_T + PAD_B, W + PAD_L + PAD_R)`` holds the input at ``(PAD_T, PAD_L)`` and
+``pad_value`` everywhere else (every channel). ``pad_value`` is an element value (signed when ``signed``);
+the Verilog ``PAD_VALUE`` parameter gets a 32-bit integer whose two's complement, truncated or
+sign-extended to ``ELEM_BITS`` bits, is its code.
+
+Timing: one output beat per cycle; a beat issued in cycle ``t`` is valid in cycle ``t + 1``. A border beat
+needs no input, except an image's first output beat, which waits until the image's first input beat is
+valid; an interior beat is issued in the cycle its input beat is taken.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from flow.rtl.ops import (
+    HW_ROOT,
+    MAX_FIELD_BITS,
+    check_range,
+    encode,
+    pack_fields,
+    signed_range,
+    unpack_fields,
+    unsigned_range,
+)
+
+__all__ = [
+    "HW_SOURCES",
+    "PIPELINE_CYCLES",
+    "PadParams",
+    "cycles_per_image",
+    "golden",
+    "output_valid_times",
+    "pack_inputs",
+    "pack_outputs",
+    "unpack_outputs",
+]
+
+#: Verilog files the block needs.
+HW_SOURCES = (HW_ROOT / "conv" / "pad.v",)
+
+#: A beat issued in cycle t is valid at the output in cycle t + 1 (output queue).
+PIPELINE_CYCLES = 1
+
+
+@dataclass(frozen=True)
+class PadParams:
+    """Parameters of one ``pad`` instance (Verilog parameter names in lower case).
+
+    ``signed`` is not a Verilog parameter: it says how element values (and ``pad_value``) are range-checked
+    and read back.
+    """
+
+    ifm_h: int
+    ifm_w: int
+    ch: int
+    simd: int
+    pad_t: int
+    pad_b: int
+    pad_l: int
+    pad_r: int
+    elem_bits: int
+    pad_value: int = 0
+    signed: bool = False
+
+    @property
+    def cf(self) -> int:
+        """Beats per pixel ``CH / SIMD``."""
+        return self.ch // self.simd
+
+    @property
+    def oh(self) -> int:
+        """Output rows ``PAD_T + IFM_H + PAD_B``."""
+        return self.pad_t + self.ifm_h + self.pad_b
+
+    @property
+    def ow(self) -> int:
+        """Output columns ``PAD_L + IFM_W + PAD_R``."""
+        return self.pad_l + self.ifm_w + self.pad_r
+
+    @property
+    def in_beats(self) -> int:
+        """Input beats per image: ``IFM_H * IFM_W * CF``."""
+        return self.ifm_h * self.ifm_w * self.cf
+
+    @property
+    def out_beats(self) -> int:
+        """Output beats per image: ``OH * OW * CF``."""
+        return self.oh * self.ow * self.cf
+
+    @property
+    def value_range(self) -> tuple[int, int]:
+        """Inclusive range of element values."""
+        return signed_range(self.elem_bits) if self.signed else unsigned_range(self.elem_bits)
+
+    @property
+    def pad_code(self) -> int:
+        """``pad_value`` as an ``ELEM_BITS``-bit code."""
+        return self.pad_value & ((1 << self.elem_bits) - 1)
+
+    @property
+    def verilog_pad_value(self) -> int:
+        """The 32-bit signed integer for ``PAD_VALUE`` whose truncation / sign extension is :attr:`pad_code`:
+        ``pad_value`` itself when it fits 32 bits."""
+        if -(1 << 31) <= self.pad_value < (1 << 31):
+            return self.pad_value
+        low = self.pad_code & 0xFFFFFFFF
+        return low - (1 << 32) if low >> 31 else low
+
+    def validate(self) -> None:
+        """Raise :class:`ValueError` naming the first bad parameter, what was expected and what arrived."""
+        positive = ("ifm_h", "ifm_w", "ch", "simd", "elem_bits")
+        for name in (*positive, "pad_t", "pad_b", "pad_l", "pad_r"):
+            v, lo = getattr(self, name), int(name in positive)
+            if not isinstance(v, int) or isinstance(v, bool) or v < lo:
+                what = "a positive integer" if lo else "an integer >= 0"
+                raise ValueError(f"pad: {name} expected {what}, got {v!r}")
+        if not isinstance(self.signed, bool):
+            raise ValueError(f"pad: signed expected a bool, got {self.signed!r}")
+        if self.ch % self.simd:
+            raise ValueError(f"pad: simd expected a divisor of ch={self.ch}, got {self.simd}")
+        if self.elem_bits > MAX_FIELD_BITS:
+            raise ValueError(f"pad: elem_bits expected at most {MAX_FIELD_BITS} (int64 model), got {self.elem_bits}")
+        lo, hi = self.value_range
+        if not isinstance(self.pad_value, int) or isinstance(self.pad_value, bool) or not lo <= self.pad_value <= hi:
+            kind = "signed" if self.signed else "unsigned"
+            raise ValueError(
+                f"pad: pad_value expected an integer in [{lo}, {hi}] ({kind} {self.elem_bits} bits), "
+                f"got {self.pad_value!r}"
+            )
+        mask = (1 << self.elem_bits) - 1
+        if self.elem_bits > 32 and (self.verilog_pad_value & mask) != self.pad_code:
+            raise ValueError(
+                f"pad: pad_value expected to be the sign extension of a 32-bit integer (Verilog PAD_VALUE) for "
+                f"elem_bits={self.elem_bits}, got {self.pad_value}"
+            )
+
+    def verilog_parameters(self) -> dict[str, int]:
+        """The Verilog parameter map."""
+        self.validate()
+        return {
+            "IFM_H": self.ifm_h,
+            "IFM_W": self.ifm_w,
+            "CH": self.ch,
+            "SIMD": self.simd,
+            "PAD_T": self.pad_t,
+            "PAD_B": self.pad_b,
+            "PAD_L": self.pad_l,
+            "PAD_R": self.pad_r,
+            "ELEM_BITS": self.elem_bits,
+            "PAD_VALUE": self.verilog_pad_value,
+        }
+
+
+def _check(a: np.ndarray, params: PadParams, name: str, shape: tuple[int, int, int]) -> np.ndarray:
+    a = np.asarray(a, dtype=np.int64)
+    if a.ndim != 4 or a.shape[1:] != shape:
+        raise ValueError(f"pad: {name} expected shape (n, {', '.join(map(str, shape))}), got {a.shape}")
+    kind = "signed" if params.signed else "unsigned"
+    check_range(a, *params.value_range, f"pad: {name} ({kind} {params.elem_bits} bits)")
+    return a
+
+
+def golden(x: np.ndarray, params: PadParams) -> np.ndarray:
+    """Padded batch: ``(N, IFM_H, IFM_W, CH)`` -> ``(N, PAD_T + IFM_H + PAD_B, PAD_L + IFM_W + PAD_R, CH)``."""
+    params.validate()
+    x = _check(x, params, "x", (params.ifm_h, params.ifm_w, params.ch))
+    y = np.full((x.shape[0], params.oh, params.ow, params.ch), params.pad_value, dtype=np.int64)
+    y[:, params.pad_t : params.pad_t + params.ifm_h, params.pad_l : params.pad_l + params.ifm_w, :] = x
+    return y
+
+
+def _pack(a: np.ndarray, params: PadParams, what: str) -> list[int]:
+    return pack_fields(encode(a, params.elem_bits, params.signed, what).reshape(-1, params.simd), params.elem_bits)
+
+
+def pack_inputs(x: np.ndarray, params: PadParams) -> list[int]:
+    """Input beats of a batch ``(N, IFM_H, IFM_W, CH)``: ``N*IFM_H*IFM_W*CF`` words of ``SIMD*ELEM_BITS`` bits."""
+    params.validate()
+    return _pack(_check(x, params, "x", (params.ifm_h, params.ifm_w, params.ch)), params, "pad: x")
+
+
+def pack_outputs(y: np.ndarray, params: PadParams) -> list[int]:
+    """Output beats the hardware sends for ``y`` ``(N, OH, OW, CH)`` (the expected stream)."""
+    params.validate()
+    return _pack(_check(y, params, "y", (params.oh, params.ow, params.ch)), params, "pad: y")
+
+
+def unpack_outputs(beats: Sequence[int], params: PadParams) -> np.ndarray:
+    """Output beats -> ``(N, OH, OW, CH)`` (signed iff ``params.signed``)."""
+    params.validate()
+    if len(beats) % params.out_beats:
+        raise ValueError(f"pad: output beats expected a multiple of {params.out_beats} per image, got {len(beats)}")
+    vals = unpack_fields(beats, params.simd, params.elem_bits, signed=params.signed)
+    return vals.reshape(-1, params.oh, params.ow, params.ch)
+
+
+def cycles_per_image(params: PadParams) -> int:
+    """Steady-state cycles per image without stalls: ``OH * OW * CF`` (one output beat per cycle)."""
+    params.validate()
+    return params.out_beats
+
+
+def _interior(params: PadParams) -> list[bool]:
+    """Per output beat of an image: whether it carries an input beat."""
+    rows = [params.pad_t <= y < params.pad_t + params.ifm_h for y in range(params.oh)]
+    cols = [params.pad_l <= x < params.pad_l + params.ifm_w for x in range(params.ow)]
+    return [r and c for r in rows for c in cols for _ in range(params.cf)]
+
+
+def output_valid_times(params: PadParams, input_valid_times: Sequence[int]) -> list[int]:
+    """Cycle in which each output beat is first valid, with the output always ready (exact for the RTL).
+
+    ``input_valid_times[i]`` is the cycle in which input beat ``i`` becomes valid; it is offered from cycle
+    ``max(input_valid_times[i], accepted[i-1] + 1)`` until taken. Give one image or several back to back (a
+    multiple of ``in_beats`` times); cycle 0 is the first cycle after reset. Output beat ``j`` is issued in
+    the cycle after beat ``j-1`` (the first: cycle 0) or later: an interior beat when its input beat is
+    offered (and then taken), an image's first beat when the image's first input beat is offered.
+    """
+    params.validate()
+    v = [int(t) for t in input_valid_times]
+    if not v or len(v) % params.in_beats:
+        raise ValueError(
+            f"pad: input_valid_times expected a non-zero multiple of {params.in_beats} beats, got {len(v)}"
+        )
+    interior = _interior(params)
+    out: list[int] = []
+    issued, taken, i = -1, -1, 0  # cycle of the last issue, of the last input beat taken; next input beat
+    for _ in range(len(v) // params.in_beats):
+        for j, inside in enumerate(interior):
+            t = issued + 1
+            if inside or j == 0:
+                t = max(t, v[i], taken + 1)  # the input beat is offered from max(v[i], taken + 1)
+            if inside:
+                taken, i = t, i + 1
+            issued = t
+            out.append(t + PIPELINE_CYCLES)
+    return out
