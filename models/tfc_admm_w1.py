@@ -3,13 +3,13 @@ first and last included, binary activations and input, BatchNorm after the hidde
 trained with ADMM instead of the straight-through estimator, so it runs on the same hardware.
 
 Training: a float-weight twin with the same binary activations is pretrained, then trained with ADMM towards
-``Binary(per_channel=True)`` in the hidden layers and ``Binary()`` (one alpha) in the output layer (a 4-bit
-power-of-two grid stage first), hard-projected and fine-tuned. The hidden layers' alpha is folded into their
-BatchNorm; the output layer's single alpha is dropped (logits / alpha: argmax unchanged), leaving weights
-exactly +-1 everywhere.
+``Binary(per_channel=True)`` in the hidden layers and ``Binary()`` (one alpha) in the output layer,
+hard-projected and fine-tuned; 20 epochs in all, the budget of ``tfc_w1a1``. The hidden layers' alpha is
+folded into their BatchNorm; the output layer's single alpha is dropped (logits / alpha: argmax unchanged),
+leaving weights exactly +-1 everywhere.
 """
 
-from flow.qat.admm import AdmmConfig, Binary, PowerOfTwoGrid
+from flow.qat.admm import AdmmConfig, Binary
 from flow.qat.admm_fit import AdmmPlan, capped, fit_admm, same_schedule
 from flow.qat.models import mlp
 from flow.qat.train import TrainConfig
@@ -25,19 +25,19 @@ def network(weight: str):
 PLAN = AdmmPlan(
     twin=lambda: network("float"),
     constraints={
-        **same_schedule(LAYERS[:-1], [PowerOfTwoGrid(4), Binary(per_channel=True)]),
-        LAYERS[-1]: [PowerOfTwoGrid(4), Binary(per_channel=False)],
+        **same_schedule(LAYERS[:-1], [Binary(per_channel=True)]),
+        LAYERS[-1]: [Binary(per_channel=False)],
     },
     rescale_output=True,
     config=AdmmConfig(
-        rho=0.01,
+        rho=0.02,
         rho_growth=1.5,
-        max_iterations=4,
+        max_iterations=8,
         inner_epochs=1,
         finetune_epochs=4,
         optimizer="adam",
-        lr=1e-3,
-        finetune_lr=1e-3,
+        lr=2e-3,
+        finetune_lr=1e-2,
         batch_size=64,
     ),
     pretrain=TrainConfig(epochs=8, batch_size=64, lr=1e-2, optimizer="adam"),
