@@ -57,5 +57,5 @@ RECIPE = Recipe(
     build=build,
     fit=fit,
     train=TrainConfig(epochs=PLAN.epochs(), batch_size=64, lr=1e-3, optimizer="adam", seed=0),
-    hardware=HardwareConfig(default_folding="folded", clock_mhz=200.0),
+    hardware=HardwareConfig(default_folding="folded", clock_mhz=200.0, hls={"IOType": "io_stream"}),
 )

@@ -58,5 +58,5 @@ RECIPE = Recipe(
     fit=fit,
     # ``fit`` reads epochs (the cap; the plan's own budget by default) and seed; the rest mirrors the plan.
     train=TrainConfig(epochs=PLAN.epochs(), batch_size=64, lr=1e-3, optimizer="adam", seed=0),
-    hardware=HardwareConfig(default_folding="folded", clock_mhz=200.0),
+    hardware=HardwareConfig(default_folding="folded", clock_mhz=200.0, hls={"IOType": "io_stream"}),
 )

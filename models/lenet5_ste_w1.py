@@ -23,5 +23,5 @@ RECIPE = Recipe(
     input_shape="image",
     build=build,
     train=TrainConfig(epochs=EPOCHS, batch_size=64, lr=2e-3, optimizer="adam", seed=0, logit_scale=1.0),
-    hardware=HardwareConfig(default_folding="folded", clock_mhz=200.0),
+    hardware=HardwareConfig(default_folding="folded", clock_mhz=200.0, hls={"IOType": "io_stream"}),
 )
