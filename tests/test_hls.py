@@ -128,7 +128,7 @@ def test_cli_hls_on_a_user_qonnx_file(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("recipe_name", ["tfc_w1a1", "mlp_w4a4_digits"])
+@pytest.mark.parametrize("recipe_name", ["tfc_w1a1", "mlp_w4a4_digits", "lenet5_w4a4"])
 def test_recipe_three_way_whole_test_split(recipe_name, tmp_path, monkeypatch):
     """QONNX reference == hls4ml C-sim == RTL simulation on the recipe's whole test split (``qflow synth``)."""
     from flow.synth import synth
