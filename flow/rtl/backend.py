@@ -32,15 +32,24 @@ BACKEND_NAME = "qflow-rtl"
 DEFAULT_FOLDED_TARGET = 64
 
 
-# Above this many parallel lanes (sum of PE*SIMD) the generated C++ is large enough that g++ -O0 wins.
+# Above this many parallel lanes the generated C++ is large enough that g++ -O0 wins. A lane is one PE x SIMD
+# element, except in XNOR layers: hw/mvau/mvau_dot.v sums those 64 bits at a time (Verilator emits word-level
+# popcounts), so a lane there is one 64-bit word of a PE. Measured (2-core machine, Verilator batch harness):
+# fully parallel tfc_w1a1 (970 word lanes): -O0 g++ ~11 s, ~5,600 inferences/s; -O1 g++ ~30 s, ~110,000/s.
+# Fully parallel sfc_w1a1 (5,416 word lanes, 8.7 MB of C++): -O0 g++ 38 s, ~860/s; -O1 g++ 95 s, ~11,600/s.
 BIG_DESIGN_LANES = 2048
 
 
 def cxx_opt_level(net: Network) -> str:
     """C++ optimization level for the Verilator model of ``net`` (see ``verilator.build_harness``)."""
     from flow.compile.network import MatVec
+    from flow.rtl.ops.mvau import MvauMode
 
-    lanes = sum(layer.pe * layer.simd for layer in net.layers if isinstance(layer, MatVec))
+    lanes = sum(
+        layer.pe * (-(-layer.simd // 64) if layer.mode == MvauMode.XNOR else layer.simd)
+        for layer in net.layers
+        if isinstance(layer, MatVec)
+    )
     return "-O0" if lanes > BIG_DESIGN_LANES else "-O1"
 
 
@@ -152,20 +161,28 @@ def _backend_class():
             self, model, x_int: np.ndarray, stall_in: int = 0, stall_out: int = 0, seed: int = 1, tag: str = "predict"
         ):
             """Run integer input codes through the RTL; return (integer outputs, HarnessRun)."""
-            from flow.rtl.verilator import run_harness
+            from flow.rtl.generate import MAX_HARNESS_BEATS
+            from flow.rtl.verilator import merge_runs, run_harness
 
             net, design = self.network(model), self.design(model)
-            beats = pack_input_beats(net, x_int)
-            run = run_harness(
-                design.directory,
-                beats,
-                design.interface["input"]["tdata_width"],
-                len(x_int),
-                stall_in=stall_in,
-                stall_out=stall_out,
-                seed=seed,
-                tag=tag,
-            )
+            # The harness holds MAX_HARNESS_BEATS input beats: larger batches run in chunks (same model).
+            per_chunk = max(1, MAX_HARNESS_BEATS // design.interface["input"]["beats_per_inference"])
+            runs = []
+            for i, start in enumerate(range(0, len(x_int), per_chunk)):
+                chunk = x_int[start : start + per_chunk]
+                runs.append(
+                    run_harness(
+                        design.directory,
+                        pack_input_beats(net, chunk),
+                        design.interface["input"]["tdata_width"],
+                        len(chunk),
+                        stall_in=stall_in,
+                        stall_out=stall_out,
+                        seed=seed + i,
+                        tag=tag,
+                    )
+                )
+            run = merge_runs(runs)
             return unpack_output_beats(net, run.beats), run
 
         def predict(self, model, x, *args, **kwargs):

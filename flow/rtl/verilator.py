@@ -101,6 +101,7 @@ class HarnessRun:
     last_out_cycle: int
     latency_sum: int
     latency_max: int
+    steady: float | None = None  # set when runs are merged (see :func:`merge_runs`)
 
     @property
     def cycles(self) -> int:
@@ -109,9 +110,30 @@ class HarnessRun:
     @property
     def steady_cycles_per_inference(self) -> float:
         """Cycles between completed inferences once the pipeline is full (the initiation interval)."""
+        if self.steady is not None:
+            return self.steady
         if self.inferences < 2:
             return float("nan")
         return (self.last_out_cycle - self.first_out_cycle) / (self.inferences - 1)
+
+
+def merge_runs(runs: list[HarnessRun]) -> HarnessRun:
+    """One :class:`HarnessRun` for a batch simulated in several harness runs (each restarts the pipeline):
+    beats concatenated, latencies combined, the initiation interval averaged over every run's intervals."""
+    if len(runs) == 1:
+        return runs[0]
+    intervals = sum(r.inferences - 1 for r in runs)
+    span = sum(r.last_out_cycle - r.first_out_cycle for r in runs)
+    return HarnessRun(
+        beats=[b for r in runs for b in r.beats],
+        inferences=sum(r.inferences for r in runs),
+        first_in_cycle=runs[0].first_in_cycle,
+        first_out_cycle=runs[0].first_out_cycle,
+        last_out_cycle=runs[-1].last_out_cycle,
+        latency_sum=sum(r.latency_sum for r in runs),
+        latency_max=max(r.latency_max for r in runs),
+        steady=span / intervals if intervals else float("nan"),
+    )
 
 
 _RESULT = re.compile(
