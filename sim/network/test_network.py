@@ -119,15 +119,16 @@ def test_network_predict_whole_split_equals_reference(weight, act, inp, folding,
 def run_cocotb_modes(
     design, net, x_int: np.ndarray, case: str, per_vector: int | None = None, stall: float = 0.3
 ) -> None:
-    """Run the per-vector cocotb test (first ``per_vector`` inputs) and the batch cocotb test (all inputs)."""
-    from flow.rtl.generate import pack_input_beats, pack_output_beats
+    """Run the per-vector cocotb test (first ``per_vector`` inputs) and the batch cocotb test (all inputs, or
+    as many as the harness memory holds)."""
+    from flow.rtl.generate import MAX_HARNESS_BEATS, pack_input_beats, pack_output_beats
 
-    last = net.layers[-1]
+    in_per_vec = design.interface["input"]["beats_per_inference"]
+    out_per_vec = design.interface["output"]["beats_per_inference"]
+    x_int = x_int[: max(1, MAX_HARNESS_BEATS // in_per_vec)]
     out_beats = pack_output_beats(net, net.run(x_int))
     in_beats = pack_input_beats(net, x_int)
     sources = [design.directory / s for s in design.sources]
-    in_per_vec = len(in_beats) // len(x_int)
-    out_per_vec = last.mh // last.pe
     n_pv = len(x_int) if per_vector is None else per_vector
 
     build = sim_build_dir("network", f"per_vector_{case}")
@@ -182,10 +183,14 @@ def test_network_cocotb_per_vector_and_batch(weight, act, inp, folding, tmp_path
 
 @pytest.mark.sim
 @pytest.mark.slow
-@pytest.mark.parametrize("recipe_name", ["tfc_w1a1", "mlp_w4a4_digits"])
-def test_recipe_whole_test_split_in_cocotb(recipe_name, tmp_path):
+@pytest.mark.parametrize(
+    ("recipe_name", "per_vector"), [("tfc_w1a1", 100), ("mlp_w4a4_digits", 100), ("lenet5_w4a4", 5)]
+)
+def test_recipe_whole_test_split_in_cocotb(recipe_name, per_vector, tmp_path):
     """The recipe's accelerator (default folding) on its whole test split in cocotb batch mode with 30 %
-    stalls on both sides, and 100 vectors in per-vector mode."""
+    stalls on both sides (LeNet-5: the first 167 images, what the harness memory holds; ``qflow synth`` runs
+    all 1000 in chunks), and a sample in per-vector mode (100 vectors; 5 images for LeNet-5, whose 14,512
+    cycles per image make Python-driven beats slow)."""
     from flow.export import load_qonnx
     from flow.recipe import load_recipe
     from flow.stages import ensure_exported, recipe_dataset
@@ -198,7 +203,7 @@ def test_recipe_whole_test_split_in_cocotb(recipe_name, tmp_path):
     design = backend.write(hls_model)
     net = backend.network(hls_model)
     x_int = net.quantize_input(recipe_dataset(recipe).test.x)
-    run_cocotb_modes(design, net, x_int, f"recipe_{recipe_name}", per_vector=100)
+    run_cocotb_modes(design, net, x_int, f"recipe_{recipe_name}", per_vector=per_vector)
 
 
 @pytest.mark.sim
