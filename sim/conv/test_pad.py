@@ -11,25 +11,15 @@ Back-to-back random images, one Verilator build per parameter case, three cocotb
 
 from __future__ import annotations
 
-import cocotb
-import numpy as np
+from functools import partial
+
 import pytest
-from cocotb import start_soon
-from cocotb.triggers import ReadOnly, RisingEdge
 
-from flow.rtl.ops.pad import (
-    HW_SOURCES,
-    PadParams,
-    cycles_per_image,
-    golden,
-    output_valid_times,
-    pack_inputs,
-    pack_outputs,
-)
-from sim.lib.axis import AxisSink, AxisSource, assert_beats_equal, dut_params, start_clock_and_reset
-from sim.lib.runner import run_cocotb, sim_build_dir, tb_config
-
-PARAM_NAMES = ("IFM_H", "IFM_W", "CH", "SIMD", "PAD_T", "PAD_B", "PAD_L", "PAD_R", "ELEM_BITS")
+from flow.rtl.ops import pad
+from flow.rtl.ops.pad import HW_SOURCES, PadParams
+from sim.lib.axis import dut_params
+from sim.lib.images import ImageBench, image_stream_tests, random_images, run_image_case
+from sim.lib.runner import tb_config
 
 
 # ---------------------------------------------------------------------------------------------- cocotb side
@@ -37,7 +27,7 @@ def params_from_dut(dut) -> PadParams:
     """The DUT's parameters; ``pad_value`` and ``signed`` come from the test configuration (VPI reads a
     negative ``PAD_VALUE`` as unsigned: checked modulo 2^32)."""
     cfg = tb_config()
-    p = {k.lower(): v for k, v in dut_params(dut, PARAM_NAMES).items()}
+    p = {k.lower(): v for k, v in dut_params(dut, PadParams.VERILOG_PARAMETERS).items()}
     params = PadParams(**p, pad_value=cfg["pad_value"], signed=cfg["signed"])
     params.validate()
     got = int(dut.PAD_VALUE.value) % (1 << 32)
@@ -46,77 +36,8 @@ def params_from_dut(dut) -> PadParams:
     return params
 
 
-async def _record_valid_times(dut, counter, times: list[int]) -> None:
-    """Passively record the cycle in which each ``s_axis`` beat is first offered (tvalid high)."""
-    pending = False
-    while True:
-        await ReadOnly()
-        valid, ready = bool(dut.s_axis_tvalid.value), bool(dut.s_axis_tready.value)
-        if valid and not pending:
-            times.append(counter.cycle)
-        pending = valid and not ready
-        await RisingEdge(dut.clk)
-
-
-async def _run(dut, images: int, idle: float, stall: float, seed: int):
-    """Stream ``images`` random images; check beats with ``==``; return (params, input valid times,
-    output accept cycles)."""
-    params = params_from_dut(dut)
-    rng = np.random.default_rng(seed)
-    lo, hi = params.value_range
-    x = rng.integers(lo, hi + 1, size=(images, params.ifm_h, params.ifm_w, params.ch))
-    x.flat[0], x.flat[-1] = lo, hi  # extreme codes
-    in_beats, expected = pack_inputs(x, params), pack_outputs(golden(x, params), params)
-
-    counter = await start_clock_and_reset(dut)
-    valid_times: list[int] = []
-    start_soon(_record_valid_times(dut, counter, valid_times))
-    src = AxisSource(dut, "s_axis", counter, idle_prob=idle, seed=seed)
-    sink = AxisSink(dut, "m_axis", counter, stall_prob=stall, seed=seed + 1)
-    src.send(in_beats)
-    await sink.wait_beats(len(expected), 4 * (len(expected) + len(in_beats)) + 200)
-    await counter.wait(20)
-    if sink.monitor.errors:
-        raise AssertionError("AXI-Stream rule broken:\n" + "\n".join(sink.monitor.errors[:10]))
-    assert src.idle, f"{len(src.queue)} input beats never accepted"
-    assert_beats_equal(sink.beats, expected, params.cf, "pad output (vector = pixel)")
-    return params, valid_times, sink.cycles
-
-
-def _check_valid_times(params: PadParams, valid_times: list[int], out_cycles: list[int]) -> None:
-    predicted = output_valid_times(params, valid_times)
-    for i, (m, p) in enumerate(zip(out_cycles, predicted, strict=True)):
-        if m != p:
-            img, b = divmod(i, params.out_beats)
-            raise AssertionError(f"image {img} output beat {b}: valid in cycle {m}, model predicts {p}")
-
-
-@cocotb.test()
-async def stream_with_stalls(dut) -> None:
-    """Random images, random idle cycles and backpressure."""
-    cfg = tb_config()
-    await _run(dut, cfg["images"], 0.3, 0.4, cfg["seed"])
-
-
-@cocotb.test()
-async def timing_input_idle(dut) -> None:
-    """Random input idle cycles, output always ready: output valid times == cycle model."""
-    cfg = tb_config()
-    params, valid_times, out_cycles = await _run(dut, cfg["images"], 0.3, 0.0, cfg["seed"] + 3)
-    _check_valid_times(params, valid_times, out_cycles)
-
-
-@cocotb.test()
-async def throughput_no_stalls(dut) -> None:
-    """No stalls: output valid times == cycle model; one image every cycles_per_image cycles."""
-    cfg = tb_config()
-    images = cfg["images"] + 1
-    params, valid_times, out_cycles = await _run(dut, images, 0.0, 0.0, cfg["seed"] + 7)
-    _check_valid_times(params, valid_times, out_cycles)
-    ends = out_cycles[params.out_beats - 1 :: params.out_beats]
-    intervals = np.diff(ends).tolist()
-    ii = cycles_per_image(params)
-    assert intervals == [ii] * (images - 1), f"images should finish every {ii} cycles, measured {intervals}"
+BENCH = ImageBench(pad, params_from_dut, "pad output (vector = pixel)", draw=partial(random_images, extremes=True))
+stream_with_stalls, timing_input_idle, throughput_no_stalls = image_stream_tests(BENCH, __name__)
 
 
 # ---------------------------------------------------------------------------------------------- pytest side
@@ -142,16 +63,4 @@ CASES = [
 def test_pad(request: pytest.FixtureRequest, params: PadParams, images: int) -> None:
     """One Verilator build per case; the three cocotb tests above run in it."""
     case = request.node.callspec.id
-    run_cocotb(
-        "pad",
-        HW_SOURCES,
-        params.verilog_parameters(),
-        sim_build_dir("pad", case),
-        "test_pad",
-        tb_config={
-            "seed": sum(map(ord, case)),
-            "images": images,
-            "pad_value": params.pad_value,
-            "signed": params.signed,
-        },
-    )
+    run_image_case("pad", HW_SOURCES, params, case, images, pad_value=params.pad_value, signed=params.signed)

@@ -12,118 +12,34 @@ Back-to-back random images, one Verilator build per parameter case, three cocotb
 
 from __future__ import annotations
 
-import cocotb
-import numpy as np
 import pytest
-from cocotb import start_soon
-from cocotb.triggers import ReadOnly, RisingEdge
 
-from flow.rtl.ops.swg import (
-    HW_SOURCES,
-    SwgParams,
-    cycles_per_image,
-    golden,
-    output_valid_times,
-    pack_inputs,
-    pack_outputs,
-    simulate,
-)
-from sim.lib.axis import AxisSink, AxisSource, assert_beats_equal, dut_params, start_clock_and_reset
-from sim.lib.runner import run_cocotb, sim_build_dir, tb_config
-
-PARAM_NAMES = ("IFM_H", "IFM_W", "CH", "SIMD", "K", "STRIDE", "ELEM_BITS")
+from flow.rtl.ops import swg
+from flow.rtl.ops.swg import HW_SOURCES, SwgParams, simulate
+from sim.lib.axis import dut_params
+from sim.lib.images import ImageBench, image_stream_tests, run_image_case
+from sim.lib.runner import tb_config
 
 
 # ---------------------------------------------------------------------------------------------- cocotb side
-def params_from_dut(dut, signed: bool) -> SwgParams:
-    """The DUT's parameters (``signed`` only says how test values are drawn: the block moves bits)."""
-    p = {k.lower(): v for k, v in dut_params(dut, PARAM_NAMES).items()}
-    params = SwgParams(**p, signed=signed)
+def params_from_dut(dut) -> SwgParams:
+    """The DUT's parameters; ``signed`` comes from the test configuration (it only says how test values are
+    drawn: the block moves bits)."""
+    p = {k.lower(): v for k, v in dut_params(dut, SwgParams.VERILOG_PARAMETERS).items()}
+    params = SwgParams(**p, signed=tb_config()["signed"])
     params.validate()
     return params
 
 
-async def _record_valid_times(dut, counter, times: list[int]) -> None:
-    """Passively record the cycle in which each ``s_axis`` beat is first offered (tvalid high)."""
-    pending = False
-    while True:
-        await ReadOnly()
-        valid, ready = bool(dut.s_axis_tvalid.value), bool(dut.s_axis_tready.value)
-        if valid and not pending:
-            times.append(counter.cycle)
-        pending = valid and not ready
-        await RisingEdge(dut.clk)
-
-
-async def _run(dut, images: int, idle: float, stall: float, seed: int):
-    """Stream ``images`` random images; check beats with ``==``; return (params, input valid times,
-    input accept cycles, output accept cycles)."""
-    cfg = tb_config()
-    params = params_from_dut(dut, cfg["signed"])
-    rng = np.random.default_rng(seed)
-    lo, hi = params.value_range
-    x = rng.integers(lo, hi + 1, size=(images, params.ifm_h, params.ifm_w, params.ch))
-    in_beats, expected = pack_inputs(x, params), pack_outputs(golden(x, params), params)
-
-    counter = await start_clock_and_reset(dut)
-    valid_times: list[int] = []
-    start_soon(_record_valid_times(dut, counter, valid_times))
-    src = AxisSource(dut, "s_axis", counter, idle_prob=idle, seed=seed)
-    sink = AxisSink(dut, "m_axis", counter, stall_prob=stall, seed=seed + 1)
-    src.send(in_beats)
-    await sink.wait_beats(len(expected), 4 * (len(expected) + len(in_beats)) + 200)
-    for _ in range(4 * len(in_beats)):  # trailing dropped rows/columns may follow the last output beat
-        if src.idle:
-            break
-        await counter.wait(1)
-    await counter.wait(20)
-    if sink.monitor.errors:
-        raise AssertionError("AXI-Stream rule broken:\n" + "\n".join(sink.monitor.errors[:10]))
-    assert src.idle, f"{len(src.queue)} input beats never accepted"
-    assert_beats_equal(sink.beats, expected, params.window_beats, "swg output (vector = window)")
-    return params, valid_times, src.accept_cycles, sink.cycles
-
-
-def _check_timing(params: SwgParams, valid_times: list[int], in_cycles: list[int], out_cycles: list[int]) -> None:
-    """Input accept cycles == :func:`simulate`, output valid cycles == :func:`output_valid_times`."""
-    accepted, predicted = simulate(params, valid_times)
-    assert predicted == output_valid_times(params, valid_times)
-    for i, (m, p) in enumerate(zip(in_cycles, accepted, strict=True)):
-        if m != p:
-            img, b = divmod(i, params.in_beats)
-            raise AssertionError(f"image {img} input beat {b}: accepted in cycle {m}, model predicts {p}")
-    for i, (m, p) in enumerate(zip(out_cycles, predicted, strict=True)):
-        if m != p:
-            img, b = divmod(i, params.out_beats)
-            raise AssertionError(f"image {img} output beat {b}: valid in cycle {m}, model predicts {p}")
-
-
-@cocotb.test()
-async def stream_with_stalls(dut) -> None:
-    """Random images, random idle cycles and backpressure."""
-    cfg = tb_config()
-    await _run(dut, cfg["images"], 0.3, 0.4, cfg["seed"])
-
-
-@cocotb.test()
-async def timing_input_idle(dut) -> None:
-    """Random input idle cycles, output always ready: output valid times == cycle model."""
-    cfg = tb_config()
-    params, valid_times, in_cycles, out_cycles = await _run(dut, cfg["images"], 0.3, 0.0, cfg["seed"] + 3)
-    _check_timing(params, valid_times, in_cycles, out_cycles)
-
-
-@cocotb.test()
-async def throughput_no_stalls(dut) -> None:
-    """No stalls: output valid times == cycle model; one image every cycles_per_image cycles."""
-    cfg = tb_config()
-    images = cfg["images"] + 1
-    params, valid_times, in_cycles, out_cycles = await _run(dut, images, 0.0, 0.0, cfg["seed"] + 7)
-    _check_timing(params, valid_times, in_cycles, out_cycles)
-    ends = out_cycles[params.out_beats - 1 :: params.out_beats]
-    intervals = np.diff(ends).tolist()
-    ii = cycles_per_image(params)
-    assert intervals == [ii] * (images - 1), f"images should finish every {ii} cycles, measured {intervals}"
+BENCH = ImageBench(
+    swg,
+    params_from_dut,
+    "swg output (vector = window)",
+    vector_beats=lambda params: params.window_beats,
+    trailing_input=True,  # trailing dropped rows/columns may follow the last output beat
+    input_accept_times=lambda params, valid_times: simulate(params, valid_times)[0],
+)
+stream_with_stalls, timing_input_idle, throughput_no_stalls = image_stream_tests(BENCH, __name__)
 
 
 # ---------------------------------------------------------------------------------------------- pytest side
@@ -149,12 +65,4 @@ CASES = [
 @pytest.mark.parametrize(("params", "images"), CASES)
 def test_swg(request: pytest.FixtureRequest, params: SwgParams, images: int) -> None:
     """One Verilator build per case; the three cocotb tests above run in it."""
-    case = request.node.callspec.id
-    run_cocotb(
-        "swg",
-        HW_SOURCES,
-        params.verilog_parameters(),
-        sim_build_dir("swg", case),
-        "test_swg",
-        tb_config={"seed": sum(map(ord, case)), "images": images, "signed": params.signed},
-    )
+    run_image_case("swg", HW_SOURCES, params, request.node.callspec.id, images, signed=params.signed)

@@ -14,19 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
-from flow.rtl.ops import (
-    HW_ROOT,
-    MAX_FIELD_BITS,
-    check_range,
-    encode,
-    pack_fields,
-    signed_range,
-    unpack_fields,
-    unsigned_range,
-)
+from flow.rtl.ops import HW_ROOT
+from flow.rtl.ops.image import ImageParams, check_inputs, check_valid_times, pack_inputs, pack_outputs, unpack_outputs
 
 __all__ = [
     "HW_SOURCES",
@@ -48,21 +41,15 @@ PIPELINE_CYCLES = 1
 
 
 @dataclass(frozen=True)
-class MaxpoolParams:
-    """Parameters of one ``maxpool`` instance (Verilog parameter names in lower case; ``SIGNED`` as a bool)."""
+class MaxpoolParams(ImageParams):
+    """Parameters of one ``maxpool`` instance (Verilog parameter names in lower case; ``SIGNED`` as a bool),
+    after the image fields of :class:`~flow.rtl.ops.image.ImageParams`."""
 
-    ifm_h: int
-    ifm_w: int
-    ch: int
-    simd: int
+    BLOCK: ClassVar[str] = "maxpool"
+    VERILOG_PARAMETERS: ClassVar[tuple[str, ...]] = ("IFM_H", "IFM_W", "CH", "SIMD", "K", "ELEM_BITS", "SIGNED")
     k: int
     elem_bits: int
     signed: bool
-
-    @property
-    def cf(self) -> int:
-        """Beats per pixel ``CH / SIMD``."""
-        return self.ch // self.simd
 
     @property
     def oh(self) -> int:
@@ -75,99 +62,26 @@ class MaxpoolParams:
         return self.ifm_w // self.k
 
     @property
-    def in_beats(self) -> int:
-        """Input beats per image: ``IFM_H * IFM_W * CF``."""
-        return self.ifm_h * self.ifm_w * self.cf
-
-    @property
-    def out_beats(self) -> int:
-        """Output beats per image: ``OH * OW * CF``."""
-        return self.oh * self.ow * self.cf
+    def out_shape(self) -> tuple[int, int, int]:
+        """Shape of one output image ``(OH, OW, CH)``: ``OH * OW * CF`` beats."""
+        return self.oh, self.ow, self.ch
 
     @property
     def buffer_words(self) -> int:
         """Words of partial maxima (``SIMD*ELEM_BITS`` bits each): ``OW * CF``."""
         return self.ow * self.cf
 
-    @property
-    def value_range(self) -> tuple[int, int]:
-        """Inclusive range of element values."""
-        return signed_range(self.elem_bits) if self.signed else unsigned_range(self.elem_bits)
-
     def validate(self) -> None:
         """Raise :class:`ValueError` naming the first bad parameter, what was expected and what arrived."""
-        for name in ("ifm_h", "ifm_w", "ch", "simd", "k", "elem_bits"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"maxpool: {name} expected a positive integer, got {v!r}")
-        if not isinstance(self.signed, bool):
-            raise ValueError(f"maxpool: signed expected a bool, got {self.signed!r}")
-        if self.ch % self.simd:
-            raise ValueError(f"maxpool: simd expected a divisor of ch={self.ch}, got {self.simd}")
-        if self.k > self.ifm_h or self.k > self.ifm_w:
-            raise ValueError(f"maxpool: k expected <= ifm_h={self.ifm_h} and <= ifm_w={self.ifm_w}, got {self.k}")
-        if self.elem_bits > MAX_FIELD_BITS:
-            raise ValueError(
-                f"maxpool: elem_bits expected at most {MAX_FIELD_BITS} (int64 model), got {self.elem_bits}"
-            )
-
-    def verilog_parameters(self) -> dict[str, int]:
-        """The Verilog parameter map."""
-        self.validate()
-        return {
-            "IFM_H": self.ifm_h,
-            "IFM_W": self.ifm_w,
-            "CH": self.ch,
-            "SIMD": self.simd,
-            "K": self.k,
-            "ELEM_BITS": self.elem_bits,
-            "SIGNED": int(self.signed),
-        }
-
-
-def _check(a: np.ndarray, params: MaxpoolParams, name: str, shape: tuple[int, int, int]) -> np.ndarray:
-    a = np.asarray(a, dtype=np.int64)
-    if a.ndim != 4 or a.shape[1:] != shape:
-        raise ValueError(f"maxpool: {name} expected shape (n, {', '.join(map(str, shape))}), got {a.shape}")
-    kind = "signed" if params.signed else "unsigned"
-    check_range(a, *params.value_range, f"maxpool: {name} ({kind} {params.elem_bits} bits)")
-    return a
-
-
-def _pack(a: np.ndarray, params: MaxpoolParams, what: str) -> list[int]:
-    return pack_fields(encode(a, params.elem_bits, params.signed, what).reshape(-1, params.simd), params.elem_bits)
+        self._check_image_fields(("ifm_h", "ifm_w", "ch", "simd", "k", "elem_bits"), window=self.k)
 
 
 def golden(x: np.ndarray, params: MaxpoolParams) -> np.ndarray:
     """Pooled batch: ``(N, IFM_H, IFM_W, CH)`` -> ``(N, IFM_H//K, IFM_W//K, CH)``."""
-    params.validate()
-    x = _check(x, params, "x", (params.ifm_h, params.ifm_w, params.ch))
+    x = check_inputs(x, params)
     k, oh, ow = params.k, params.oh, params.ow
     win = x[:, : oh * k, : ow * k, :].reshape(x.shape[0], oh, k, ow, k, params.ch)
     return win.max(axis=(2, 4))
-
-
-def pack_inputs(x: np.ndarray, params: MaxpoolParams) -> list[int]:
-    """Input beats of a batch ``(N, IFM_H, IFM_W, CH)``: ``N*IFM_H*IFM_W*CF`` words of ``SIMD*ELEM_BITS`` bits."""
-    params.validate()
-    x = _check(x, params, "x", (params.ifm_h, params.ifm_w, params.ch))
-    return _pack(x, params, "maxpool: x")
-
-
-def pack_outputs(y: np.ndarray, params: MaxpoolParams) -> list[int]:
-    """Output beats the hardware sends for ``y`` ``(N, OH, OW, CH)`` (the expected stream)."""
-    params.validate()
-    y = _check(y, params, "y", (params.oh, params.ow, params.ch))
-    return _pack(y, params, "maxpool: y")
-
-
-def unpack_outputs(beats: Sequence[int], params: MaxpoolParams) -> np.ndarray:
-    """Output beats -> ``(N, OH, OW, CH)`` (signed iff ``params.signed``)."""
-    params.validate()
-    if len(beats) % params.out_beats:
-        raise ValueError(f"maxpool: output beats expected a multiple of {params.out_beats} per image, got {len(beats)}")
-    vals = unpack_fields(beats, params.simd, params.elem_bits, signed=params.signed)
-    return vals.reshape(-1, params.oh, params.ow, params.ch)
 
 
 def cycles_per_image(params: MaxpoolParams) -> int:
@@ -196,11 +110,7 @@ def output_valid_times(params: MaxpoolParams, input_valid_times: Sequence[int]) 
     cycle after the input beat that completes it.
     """
     params.validate()
-    v = [int(t) for t in input_valid_times]
-    if not v or len(v) % params.in_beats:
-        raise ValueError(
-            f"maxpool: input_valid_times expected a non-zero multiple of {params.in_beats} beats, got {len(v)}"
-        )
+    v = check_valid_times(params, input_valid_times)
     accepted, last = [], -1
     for t in v:
         last = max(t, last + 1)

@@ -15,19 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
-from flow.rtl.ops import (
-    HW_ROOT,
-    MAX_FIELD_BITS,
-    check_range,
-    encode,
-    pack_fields,
-    signed_range,
-    unpack_fields,
-    unsigned_range,
-)
+from flow.rtl.ops import HW_ROOT
+from flow.rtl.ops.image import ImageParams, check_inputs, check_valid_times, pack_inputs, pack_outputs, unpack_outputs
 
 __all__ = [
     "HW_SOURCES",
@@ -49,17 +42,26 @@ PIPELINE_CYCLES = 1
 
 
 @dataclass(frozen=True)
-class PadParams:
-    """Parameters of one ``pad`` instance (Verilog parameter names in lower case).
+class PadParams(ImageParams):
+    """Parameters of one ``pad`` instance (Verilog parameter names in lower case), after the image fields of
+    :class:`~flow.rtl.ops.image.ImageParams`.
 
     ``signed`` is not a Verilog parameter: it says how element values (and ``pad_value``) are range-checked
     and read back.
     """
 
-    ifm_h: int
-    ifm_w: int
-    ch: int
-    simd: int
+    BLOCK: ClassVar[str] = "pad"
+    VERILOG_PARAMETERS: ClassVar[tuple[str, ...]] = (
+        "IFM_H",
+        "IFM_W",
+        "CH",
+        "SIMD",
+        "PAD_T",
+        "PAD_B",
+        "PAD_L",
+        "PAD_R",
+        "ELEM_BITS",
+    )
     pad_t: int
     pad_b: int
     pad_l: int
@@ -67,11 +69,6 @@ class PadParams:
     elem_bits: int
     pad_value: int = 0
     signed: bool = False
-
-    @property
-    def cf(self) -> int:
-        """Beats per pixel ``CH / SIMD``."""
-        return self.ch // self.simd
 
     @property
     def oh(self) -> int:
@@ -84,19 +81,9 @@ class PadParams:
         return self.pad_l + self.ifm_w + self.pad_r
 
     @property
-    def in_beats(self) -> int:
-        """Input beats per image: ``IFM_H * IFM_W * CF``."""
-        return self.ifm_h * self.ifm_w * self.cf
-
-    @property
-    def out_beats(self) -> int:
-        """Output beats per image: ``OH * OW * CF``."""
-        return self.oh * self.ow * self.cf
-
-    @property
-    def value_range(self) -> tuple[int, int]:
-        """Inclusive range of element values."""
-        return signed_range(self.elem_bits) if self.signed else unsigned_range(self.elem_bits)
+    def out_shape(self) -> tuple[int, int, int]:
+        """Shape of one output image ``(OH, OW, CH)``: ``OH * OW * CF`` beats."""
+        return self.oh, self.ow, self.ch
 
     @property
     def pad_code(self) -> int:
@@ -114,18 +101,7 @@ class PadParams:
 
     def validate(self) -> None:
         """Raise :class:`ValueError` naming the first bad parameter, what was expected and what arrived."""
-        positive = ("ifm_h", "ifm_w", "ch", "simd", "elem_bits")
-        for name in (*positive, "pad_t", "pad_b", "pad_l", "pad_r"):
-            v, lo = getattr(self, name), int(name in positive)
-            if not isinstance(v, int) or isinstance(v, bool) or v < lo:
-                what = "a positive integer" if lo else "an integer >= 0"
-                raise ValueError(f"pad: {name} expected {what}, got {v!r}")
-        if not isinstance(self.signed, bool):
-            raise ValueError(f"pad: signed expected a bool, got {self.signed!r}")
-        if self.ch % self.simd:
-            raise ValueError(f"pad: simd expected a divisor of ch={self.ch}, got {self.simd}")
-        if self.elem_bits > MAX_FIELD_BITS:
-            raise ValueError(f"pad: elem_bits expected at most {MAX_FIELD_BITS} (int64 model), got {self.elem_bits}")
+        self._check_image_fields(("ifm_h", "ifm_w", "ch", "simd", "elem_bits"), ("pad_t", "pad_b", "pad_l", "pad_r"))
         lo, hi = self.value_range
         if not isinstance(self.pad_value, int) or isinstance(self.pad_value, bool) or not lo <= self.pad_value <= hi:
             kind = "signed" if self.signed else "unsigned"
@@ -141,63 +117,16 @@ class PadParams:
             )
 
     def verilog_parameters(self) -> dict[str, int]:
-        """The Verilog parameter map."""
-        self.validate()
-        return {
-            "IFM_H": self.ifm_h,
-            "IFM_W": self.ifm_w,
-            "CH": self.ch,
-            "SIMD": self.simd,
-            "PAD_T": self.pad_t,
-            "PAD_B": self.pad_b,
-            "PAD_L": self.pad_l,
-            "PAD_R": self.pad_r,
-            "ELEM_BITS": self.elem_bits,
-            "PAD_VALUE": self.verilog_pad_value,
-        }
-
-
-def _check(a: np.ndarray, params: PadParams, name: str, shape: tuple[int, int, int]) -> np.ndarray:
-    a = np.asarray(a, dtype=np.int64)
-    if a.ndim != 4 or a.shape[1:] != shape:
-        raise ValueError(f"pad: {name} expected shape (n, {', '.join(map(str, shape))}), got {a.shape}")
-    kind = "signed" if params.signed else "unsigned"
-    check_range(a, *params.value_range, f"pad: {name} ({kind} {params.elem_bits} bits)")
-    return a
+        """The Verilog parameter map, ``PAD_VALUE`` last (:attr:`verilog_pad_value`)."""
+        return super().verilog_parameters() | {"PAD_VALUE": self.verilog_pad_value}
 
 
 def golden(x: np.ndarray, params: PadParams) -> np.ndarray:
     """Padded batch: ``(N, IFM_H, IFM_W, CH)`` -> ``(N, PAD_T + IFM_H + PAD_B, PAD_L + IFM_W + PAD_R, CH)``."""
-    params.validate()
-    x = _check(x, params, "x", (params.ifm_h, params.ifm_w, params.ch))
-    y = np.full((x.shape[0], params.oh, params.ow, params.ch), params.pad_value, dtype=np.int64)
+    x = check_inputs(x, params)
+    y = np.full((x.shape[0], *params.out_shape), params.pad_value, dtype=np.int64)
     y[:, params.pad_t : params.pad_t + params.ifm_h, params.pad_l : params.pad_l + params.ifm_w, :] = x
     return y
-
-
-def _pack(a: np.ndarray, params: PadParams, what: str) -> list[int]:
-    return pack_fields(encode(a, params.elem_bits, params.signed, what).reshape(-1, params.simd), params.elem_bits)
-
-
-def pack_inputs(x: np.ndarray, params: PadParams) -> list[int]:
-    """Input beats of a batch ``(N, IFM_H, IFM_W, CH)``: ``N*IFM_H*IFM_W*CF`` words of ``SIMD*ELEM_BITS`` bits."""
-    params.validate()
-    return _pack(_check(x, params, "x", (params.ifm_h, params.ifm_w, params.ch)), params, "pad: x")
-
-
-def pack_outputs(y: np.ndarray, params: PadParams) -> list[int]:
-    """Output beats the hardware sends for ``y`` ``(N, OH, OW, CH)`` (the expected stream)."""
-    params.validate()
-    return _pack(_check(y, params, "y", (params.oh, params.ow, params.ch)), params, "pad: y")
-
-
-def unpack_outputs(beats: Sequence[int], params: PadParams) -> np.ndarray:
-    """Output beats -> ``(N, OH, OW, CH)`` (signed iff ``params.signed``)."""
-    params.validate()
-    if len(beats) % params.out_beats:
-        raise ValueError(f"pad: output beats expected a multiple of {params.out_beats} per image, got {len(beats)}")
-    vals = unpack_fields(beats, params.simd, params.elem_bits, signed=params.signed)
-    return vals.reshape(-1, params.oh, params.ow, params.ch)
 
 
 def cycles_per_image(params: PadParams) -> int:
@@ -223,11 +152,7 @@ def output_valid_times(params: PadParams, input_valid_times: Sequence[int]) -> l
     offered (and then taken), an image's first beat when the image's first input beat is offered.
     """
     params.validate()
-    v = [int(t) for t in input_valid_times]
-    if not v or len(v) % params.in_beats:
-        raise ValueError(
-            f"pad: input_valid_times expected a non-zero multiple of {params.in_beats} beats, got {len(v)}"
-        )
+    v = check_valid_times(params, input_valid_times)
     interior = _interior(params)
     out: list[int] = []
     issued, taken, i = -1, -1, 0  # cycle of the last issue, of the last input beat taken; next input beat

@@ -18,19 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
-from flow.rtl.ops import (
-    HW_ROOT,
-    MAX_FIELD_BITS,
-    check_range,
-    encode,
-    pack_fields,
-    signed_range,
-    unpack_fields,
-    unsigned_range,
-)
+from flow.rtl.ops import HW_ROOT
+from flow.rtl.ops.image import ImageParams, check_inputs, check_valid_times, pack_inputs, pack_outputs, unpack_outputs
 
 __all__ = [
     "HW_SOURCES",
@@ -52,33 +45,22 @@ HW_SOURCES = (HW_ROOT / "conv" / "swg.v",)
 PIPELINE_CYCLES = 2
 
 
-def _check_int(block: str, name: str, v: object, lo: int) -> None:
-    if not isinstance(v, int) or isinstance(v, bool) or v < lo:
-        what = "a positive integer" if lo == 1 else f"an integer >= {lo}"
-        raise ValueError(f"{block}: {name} expected {what}, got {v!r}")
-
-
 @dataclass(frozen=True)
-class SwgParams:
-    """Parameters of one ``swg`` instance (Verilog parameter names in lower case).
+class SwgParams(ImageParams):
+    """Parameters of one ``swg`` instance (Verilog parameter names in lower case), after the image fields of
+    :class:`~flow.rtl.ops.image.ImageParams`.
 
     ``signed`` is not a Verilog parameter (the block moves bits): it says how element values are range-checked
     when packed and read back when unpacked.
     """
 
-    ifm_h: int
-    ifm_w: int
-    ch: int
-    simd: int
+    BLOCK: ClassVar[str] = "swg"
+    VERILOG_PARAMETERS: ClassVar[tuple[str, ...]] = ("IFM_H", "IFM_W", "CH", "SIMD", "K", "STRIDE", "ELEM_BITS")
+    OUT_AXES: ClassVar[str | None] = "OH*OW, K*K*CH"
     k: int
     stride: int
     elem_bits: int
     signed: bool = False
-
-    @property
-    def cf(self) -> int:
-        """Beats per pixel ``CH / SIMD``."""
-        return self.ch // self.simd
 
     @property
     def oh(self) -> int:
@@ -111,101 +93,29 @@ class SwgParams:
         return self.buffer_rows * self.kept_cols * self.cf
 
     @property
-    def in_beats(self) -> int:
-        """Input beats per image: ``IFM_H * IFM_W * CF``."""
-        return self.ifm_h * self.ifm_w * self.cf
-
-    @property
     def window_beats(self) -> int:
         """Beats per window: ``K * K * CF``."""
         return self.k * self.k * self.cf
 
     @property
-    def out_beats(self) -> int:
-        """Output beats per image: ``OH * OW * K * K * CF``."""
-        return self.oh * self.ow * self.window_beats
+    def out_shape(self) -> tuple[int, int]:
+        """Windows of one image ``(OH*OW, K*K*CH)``: ``OH * OW * K * K * CF`` beats."""
+        return self.oh * self.ow, self.window_beats * self.simd
 
     def validate(self) -> None:
         """Raise :class:`ValueError` naming the first bad parameter, what was expected and what arrived."""
-        for name in ("ifm_h", "ifm_w", "ch", "simd", "k", "stride", "elem_bits"):
-            _check_int("swg", name, getattr(self, name), 1)
-        if not isinstance(self.signed, bool):
-            raise ValueError(f"swg: signed expected a bool, got {self.signed!r}")
-        if self.ch % self.simd:
-            raise ValueError(f"swg: simd expected a divisor of ch={self.ch}, got {self.simd}")
-        if self.k > self.ifm_h or self.k > self.ifm_w:
-            raise ValueError(f"swg: k expected <= ifm_h={self.ifm_h} and <= ifm_w={self.ifm_w}, got {self.k}")
-        if self.elem_bits > MAX_FIELD_BITS:
-            raise ValueError(f"swg: elem_bits expected at most {MAX_FIELD_BITS} (int64 model), got {self.elem_bits}")
-
-    def verilog_parameters(self) -> dict[str, int]:
-        """The Verilog parameter map."""
-        self.validate()
-        return {
-            "IFM_H": self.ifm_h,
-            "IFM_W": self.ifm_w,
-            "CH": self.ch,
-            "SIMD": self.simd,
-            "K": self.k,
-            "STRIDE": self.stride,
-            "ELEM_BITS": self.elem_bits,
-        }
-
-    @property
-    def value_range(self) -> tuple[int, int]:
-        """Inclusive range of element values (signed or unsigned ``ELEM_BITS``)."""
-        return signed_range(self.elem_bits) if self.signed else unsigned_range(self.elem_bits)
-
-
-def _check_x(x: np.ndarray, params: SwgParams) -> np.ndarray:
-    x = np.asarray(x, dtype=np.int64)
-    shape = (params.ifm_h, params.ifm_w, params.ch)
-    if x.ndim != 4 or x.shape[1:] != shape:
-        dims = ", ".join(map(str, shape))
-        raise ValueError(f"swg: x expected shape (n, ifm_h, ifm_w, ch) = (n, {dims}), got {x.shape}")
-    kind = "signed" if params.signed else "unsigned"
-    check_range(x, *params.value_range, f"swg: x ({kind} {params.elem_bits} bits)")
-    return x
+        self._check_image_fields(("ifm_h", "ifm_w", "ch", "simd", "k", "stride", "elem_bits"), window=self.k)
 
 
 def golden(x: np.ndarray, params: SwgParams) -> np.ndarray:
     """Windows of a batch: ``(N, IFM_H, IFM_W, CH)`` -> ``(N, OH*OW, K*K*CH)``, element ``(ky*K + kx)*CH + c``."""
-    params.validate()
-    x = _check_x(x, params)
+    x = check_inputs(x, params)
     k, s, oh, ow = params.k, params.stride, params.oh, params.ow
     out = np.empty((x.shape[0], oh, ow, k, k, params.ch), dtype=np.int64)
     for ky in range(k):
         for kx in range(k):
             out[:, :, :, ky, kx, :] = x[:, ky : ky + s * (oh - 1) + 1 : s, kx : kx + s * (ow - 1) + 1 : s, :]
     return out.reshape(x.shape[0], oh * ow, k * k * params.ch)
-
-
-def pack_inputs(x: np.ndarray, params: SwgParams) -> list[int]:
-    """Input beats of a batch ``(N, IFM_H, IFM_W, CH)``: ``N*IFM_H*IFM_W*CF`` words of ``SIMD*ELEM_BITS`` bits."""
-    params.validate()
-    x = _check_x(x, params)
-    enc = encode(x, params.elem_bits, params.signed, "swg: x")
-    return pack_fields(enc.reshape(-1, params.simd), params.elem_bits)
-
-
-def pack_outputs(y: np.ndarray, params: SwgParams) -> list[int]:
-    """Output beats the hardware sends for windows ``y`` ``(N, OH*OW, K*K*CH)`` (the expected stream)."""
-    params.validate()
-    y = np.asarray(y, dtype=np.int64)
-    shape = (params.oh * params.ow, params.window_beats * params.simd)
-    if y.ndim != 3 or y.shape[1:] != shape:
-        raise ValueError(f"swg: y expected shape (n, OH*OW, K*K*CH) = (n, {shape[0]}, {shape[1]}), got {y.shape}")
-    enc = encode(y, params.elem_bits, params.signed, "swg: y")
-    return pack_fields(enc.reshape(-1, params.simd), params.elem_bits)
-
-
-def unpack_outputs(beats: Sequence[int], params: SwgParams) -> np.ndarray:
-    """Output beats -> windows ``(N, OH*OW, K*K*CH)`` (signed iff ``params.signed``)."""
-    params.validate()
-    if len(beats) % params.out_beats:
-        raise ValueError(f"swg: output beats expected a multiple of {params.out_beats} per image, got {len(beats)}")
-    vals = unpack_fields(beats, params.simd, params.elem_bits, signed=params.signed)
-    return vals.reshape(-1, params.oh * params.ow, params.k * params.k * params.ch)
 
 
 # ---------------------------------------------------------------------------------------------- timing
@@ -234,11 +144,7 @@ def simulate(params: SwgParams, input_valid_times: Sequence[int]) -> tuple[list[
     reset. Replays the RTL's control cycle by cycle (with the output always ready its queue never fills).
     """
     params.validate()
-    v = [int(t) for t in input_valid_times]
-    if not v or len(v) % params.in_beats:
-        raise ValueError(
-            f"swg: input_valid_times expected a non-zero multiple of {params.in_beats} beats, got {len(v)}"
-        )
+    v = check_valid_times(params, input_valid_times)
     kept, row_end, freed = _image_tables(params)
     n_in, n_out = len(v), len(v) // params.in_beats * params.out_beats
     nr, k = params.buffer_rows, params.k
