@@ -34,9 +34,10 @@ DEFAULT_FOLDED_TARGET = 64
 
 # Above this many parallel lanes the generated C++ is large enough that g++ -O0 wins. A lane is one PE x SIMD
 # element, except in XNOR layers: hw/mvau/mvau_dot.v sums those 64 bits at a time (Verilator emits word-level
-# popcounts), so a lane there is one 64-bit word of a PE. Measured (2-core machine, Verilator batch harness):
-# fully parallel tfc_w1a1 (970 word lanes): -O0 g++ ~11 s, ~5,600 inferences/s; -O1 g++ ~30 s, ~110,000/s.
-# Fully parallel sfc_w1a1 (5,416 word lanes, 8.7 MB of C++): -O0 g++ 38 s, ~860/s; -O1 g++ 95 s, ~11,600/s.
+# popcounts), so a lane there is one 64-bit word of a PE. Measured on a loaded 2-core machine (g++ time; batch
+# harness CPU time per inference, stimulus file I/O excluded): fully parallel tfc_w1a1 (970 word lanes, 1.9 MB
+# of C++): -O0 ~11 s, 180-310 us; -O1 ~30 s, 8 us. Fully parallel sfc_w1a1 (5,416 word lanes, 8.7 MB of C++):
+# -O0 38 s, 1.2 ms; -O1 95 s, 86 us.
 BIG_DESIGN_LANES = 2048
 
 

@@ -52,8 +52,9 @@ def _env() -> dict[str, str]:
 def build_harness(rtl_dir: Path, sources: list[str], opt: str = "-O1", jobs: int | None = None) -> Path:
     """Verilate ``harness.v`` + sources in ``rtl_dir`` into ``rtl_dir/obj/Vqflow_harness``; return the binary.
 
-    ``opt`` is the C++ optimization level: fully unrolled designs generate tens of MB of C++, where g++ -O1
-    takes minutes and -O0 seconds (simulation ~1.5x slower); callers pick it by design size.
+    ``opt`` is the C++ optimization level: very wide designs generate MBs of C++, where g++ -O1 takes minutes
+    and -O0 seconds, but -O0 simulates 10-40x slower (measured on fully parallel TFC/SFC, see
+    ``flow.rtl.backend.cxx_opt_level``); callers pick it by design size.
     """
     jobs = jobs or int(os.environ.get("QFLOW_MAKE_JOBS", "2"))
     obj = rtl_dir / "obj"

