@@ -341,9 +341,15 @@ def lower(hls_model, fold: FoldFn) -> Network:
             # with it): the stream is channels-last already
             continue
         if kind == "Transpose" and image is not None and list(layer.get_attr("perm")) == [2, 0, 1]:
-            # back to channels-first before a flatten: the stream stays channels-last and the next Dense
-            # layer's columns are permuted from (c, h, w) to the stream's (h, w, c) order instead
+            # back to channels-first (before a flatten, or around an elementwise op qonnx could not move the
+            # transposes through): the stream stays channels-last; a Dense layer after the flatten gets its
+            # columns permuted from (c, h, w) to the stream's (h, w, c) order instead
+            if chw_flatten is not None:
+                raise UnsupportedError(f"layer {layer.name!r}: two channels-first transposes in a row")
             chw_flatten = image
+            continue
+        if kind == "Transpose" and chw_flatten is not None and list(layer.get_attr("perm")) == [1, 2, 0]:
+            chw_flatten = None  # back to channels-last: the pair was a no-op on the stream
             continue
         if kind == "Dense":
             in_type = ready_input(layer)
@@ -360,6 +366,8 @@ def lower(hls_model, fold: FoldFn) -> Network:
                 W = W.reshape(-1, f.c, f.h, f.w).transpose(0, 2, 3, 1).reshape(W.shape[0], -1)
                 chw_flatten = None
             add_matvec(layer, W, w_frac, w_bipolar, in_type, 1, int(W.shape[1]))
+        elif kind in ("Conv2D", "Pooling2D") and chw_flatten is not None:
+            raise UnsupportedError(f"layer {layer.name!r}: expected a channels-last input, got a channels-first one")
         elif kind == "Conv2D":
             in_type = ready_input(layer)
             if image is None:

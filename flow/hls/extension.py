@@ -174,10 +174,11 @@ def make_exact(model, thresholds_cls) -> Network:
     first_dense = by_name[matvecs[0].name]
     for layer in layers[1 : layers.index(first_dense)]:
         model.remove_node(layer)
-    # A Transpose back to channels-first before a flatten: the lowering permuted the next Dense layer's
-    # columns into channels-last order instead, so the transpose goes.
+    # Transposes between channels-first and channels-last (before a flatten, or in pairs around an elementwise
+    # op): the lowering keeps everything channels-last and permuted the Dense layer after a flatten into that
+    # order, so every transpose goes.
     for layer in list(model.get_layers()):
-        if layer.class_name == "Transpose" and list(layer.get_attr("perm")) == [2, 0, 1]:
+        if layer.class_name == "Transpose":
             model.remove_node(layer)
 
     for mv in matvecs:
