@@ -111,7 +111,14 @@ def rewrite_gemm_as_matmul(model):
 
 
 def check_supported(model) -> None:
-    """Raise :class:`UnsupportedError` naming the first node whose op type the flow cannot take."""
+    """Raise :class:`UnsupportedError` naming the first node whose op type the flow cannot take, or saying
+    that the graph has no quantizer at all (a float model: nothing in it is exact in integer hardware)."""
+    if not any(node.op_type in ("Quant", "BipolarQuant") for node in model.graph.node):
+        raise UnsupportedError(
+            "model: no quantizer (Quant/BipolarQuant) in the graph: a float model cannot be exported for exact "
+            "integer hardware (quantize it with qflow.qat presets; float recipes such as lenet5_float are "
+            "training baselines)"
+        )
     for node in model.graph.node:
         if node.op_type not in SUPPORTED_OPS:
             raise UnsupportedError(

@@ -18,8 +18,16 @@ from flow.stages import export_recipe, train_recipe
 SLOW_RECIPES = {"lenet5_admm_w1"}
 
 
+FLOAT_RECIPES = {"lenet5_float"}  # baselines: refused by export (see test below)
+
+
 @pytest.mark.parametrize(
-    "name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_RECIPES else n for n in available_recipes()]
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.slow) if n in SLOW_RECIPES else n
+        for n in available_recipes()
+        if n not in FLOAT_RECIPES
+    ],
 )
 def test_recipe_export_is_exact(name, build_root):
     recipe = load_recipe(name)
@@ -81,3 +89,14 @@ def test_is_power_of_two():
     assert not is_power_of_two(np.array([0.1]))
     assert not is_power_of_two(np.array([-0.5]))
     assert not is_power_of_two(np.array([0.0]))
+
+
+def test_float_recipe_export_is_refused(build_root):
+    from flow.errors import UnsupportedError
+
+    recipe = load_recipe("lenet5_float")
+    recipe = replace(recipe, train=replace(recipe.train, epochs=1))
+    train_recipe(recipe, progress=False)
+    with pytest.raises(UnsupportedError, match=r"no quantizer .* a float model cannot be exported"):
+        export_recipe(recipe)
+    assert not (build_root / "lenet5_float" / "model.qonnx.onnx").exists()
