@@ -237,9 +237,15 @@ def for_hls4ml(model):
     _check_image_ops(model)
     if not any(node.op_type in ("Conv", "MaxPool") and not node.domain for node in model.graph.node):
         return model
+    import warnings
+
     from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
 
-    return clean(model.transform(ConvertToChannelsLastAndClean()))
+    with warnings.catch_warnings():
+        # qonnx warns when it cannot fold the channels-first transpose into a MatMul whose weights come out
+        # of a quantizer node; the lowering absorbs that transpose itself (see flow.compile.lower)
+        warnings.filterwarnings("ignore", message="Could not find weight initializer")
+        return clean(model.transform(ConvertToChannelsLastAndClean()))
 
 
 def _check_image_ops(model) -> None:
