@@ -110,6 +110,23 @@ def _report_md(report: dict) -> str:
             f"{tw['hls_settings'].get('IOType')}, ReuseFactor {tw['hls_settings'].get('ReuseFactor')}) and the RTL "
             "simulation, every output element with `==`.",
         ]
+    if "energy" in r:
+        en = r["energy"]
+        lines += [
+            "",
+            f"## Energy per inference (estimated: operation model): {en['total_pj'] / 1000:.2f} nJ",
+            "",
+            f"{en['assumptions']}",
+            "",
+            "| layer | kind | operations per inference | memory bits read | compute pJ | memory pJ |",
+            "|---|---|---|---|---|---|",
+        ]
+        for e in en["layers"]:
+            ops = ", ".join(f"{n:,} {kind} {w}" for kind, widths in e["ops"].items() for w, n in widths.items())
+            lines.append(
+                f"| {e['layer']} | {e['kind']} | {ops or '-'} | {e['memory_bits_read']:,} | "
+                f"{e['compute_pj']:.1f} | {e['memory_pj']:.1f} |"
+            )
     lines += [
         "",
         "## Performance (simulated, Verilator)",
@@ -293,6 +310,9 @@ def synth(model: str, progress: bool = True, skip_yosys: bool = False, stall_per
     sim = bar.run(f"simulate {len(x_int)} inferences (== golden, random stalls)", simulate)
     report["simulation"] = sim
     report["interface"] = design.interface
+    from flow.estimate.energy import network_energy
+
+    report["energy"] = network_energy(net)
     if not skip_hls:
         settings = dict(recipe.hardware.hls) if recipe is not None else {}
         report["three_way"] = bar.run(
