@@ -414,3 +414,19 @@ def test_admm_plan_budget_and_cap():
     one = capped(plan, 1)
     assert one.epochs() == 1 + 1 * 1 * 2 + 1 and one.constraints == {"0": [Binary()], "3": [Binary()]}
     assert capped(plan, 100) == plan
+
+
+def test_quantized_forward_w_step_sees_projected_weights_and_ends_in_the_set():
+    """ADMM + straight-through W-step: the loss is computed on project(W), the latent W is restored before
+    the optimizer step, and the result still ends in the set."""
+    model = _toy_mlp()
+    seen = []
+    hook = model[0].register_forward_pre_hook(lambda m, args: seen.append(m.weight.detach().clone()))
+    constraints = {"0": Binary(per_channel=True), "3": Binary(per_channel=True)}
+    config = AdmmConfig(rho=0.05, max_iterations=2, finetune_epochs=1, lr=1e-2, batch_size=64, quantized_forward=True)
+    admm_train(model, _toy_dataset(), constraints, config)
+    hook.remove()
+    w_step = seen[: len(seen) // 3]  # the first iteration's W-step forwards (evaluations come later)
+    assert w_step and all(Binary(per_channel=True).contains(w) for w in w_step)
+    for name, c in constraints.items():
+        assert c.contains(model.get_submodule(name).weight.detach()), name

@@ -89,6 +89,8 @@ class AdmmConfig:
     seed: int = 0
     threads: int = 1
     logit_scale: float = 1.0  # loss-only temperature, as in TrainConfig
+    # W-step loss on the projected weights with a straight-through gradient (ADMM + STE hybrid)
+    quantized_forward: bool = False
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("adam", "sgd"):
@@ -214,9 +216,24 @@ def admm_train(
                 model.train()
                 for xb, yb in _batches(dataset.train, config.batch_size, generator):
                     opt.zero_grad(set_to_none=True)
-                    loss = loss_fn(model(xb) * config.logit_scale, yb)
-                    penalty = sum((weights[n] - z[n] + u[n]).pow(2).sum() for n in stage)
-                    (loss + 0.5 * rho * penalty).backward()
+                    if config.quantized_forward:
+                        # straight-through W-step: the loss sees the projected weights, its gradient is
+                        # applied to the latent ones (which the penalty keeps near Z)
+                        latent = {n: weights[n].data.clone() for n in stage}
+                        with torch.no_grad():
+                            for n, c in stage.items():
+                                weights[n].data.copy_(c.project(latent[n]))
+                        loss = loss_fn(model(xb) * config.logit_scale, yb)
+                        loss.backward()
+                        with torch.no_grad():
+                            for n in stage:
+                                weights[n].data.copy_(latent[n])
+                        penalty = sum((weights[n] - z[n] + u[n]).pow(2).sum() for n in stage)
+                        (0.5 * rho * penalty).backward()
+                    else:
+                        loss = loss_fn(model(xb) * config.logit_scale, yb)
+                        penalty = sum((weights[n] - z[n] + u[n]).pow(2).sum() for n in stage)
+                        (loss + 0.5 * rho * penalty).backward()
                     opt.step()
                     running += float(loss.detach()) * len(yb)
                     seen += len(yb)
