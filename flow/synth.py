@@ -152,6 +152,15 @@ def _report_md(report: dict) -> str:
             "",
             "LUTs by size: " + ", ".join(f"{k} {v}" for k, v in res["LUT_by_size"].items()),
         ]
+    asic = r.get("asic")
+    if asic:
+        lines += [
+            "",
+            f"ASIC-style figure (synthesized, Yosys generic `synth` + `abc -g cmos2`, `stat -tech cmos`): "
+            f"**{asic['nand2_equivalents']:,.0f} NAND2 equivalents** ({asic['transistors']:,} transistors / 4; "
+            f"cells {', '.join(f'{k} {v}' for k, v in asic['cells'].items())}; memories as logic and flip-flops, "
+            f"no SRAM macros: an all-logic upper bound; {asic['seconds']} s)",
+        ]
     else:
         lines.append("not run")
     lines += ["", "## Layers", "", "| block | module | cycles/inference | latency | what |", "|---|---|---|---|---|"]
@@ -180,7 +189,7 @@ def _three_way(qonnx_model, x_int, reference, net, rtl, paths, settings: dict) -
 
 
 def synth(model: str, progress: bool = True, skip_yosys: bool = False, stall_percent: int = STALL_PERCENT,
-          folding=None, skip_hls: bool = False) -> int:
+          folding=None, skip_hls: bool = False, skip_asic: bool = False) -> int:
     """Run the whole flow for a recipe name/path or a QONNX file; return 0 when every check passes."""
     from flow.export import load_qonnx
     from flow.paths import recipe_paths
@@ -204,6 +213,7 @@ def synth(model: str, progress: bool = True, skip_yosys: bool = False, stall_per
         clock_mhz = recipe.hardware.clock_mhz
         fold_mode = folding or recipe.hardware.default_folding
         steps = 9
+    steps += 0 if (skip_yosys or skip_asic) else 1
     bar = Progress(name, steps - (1 if skip_yosys else 0) - (1 if skip_hls else 0), enabled=progress)
     report: dict = {"model": name, "machine": f"{platform.machine()} {platform.system()}", "clock_mhz": clock_mhz,
                     "checks": [], "accuracy": {}}
@@ -326,6 +336,13 @@ def synth(model: str, progress: bool = True, skip_yosys: bool = False, stall_per
         resources = bar.run("Yosys synth_xilinx", lambda: backend.build(hls_model))
         write_json(paths.root / "synth.json", resources)
         report["resources"] = resources
+        if not skip_asic:
+            from flow.rtl.yosys import synth_asic
+
+            report["asic"] = bar.run(
+                "Yosys generic CMOS synthesis (NAND2 equivalents)",
+                lambda: synth_asic(design.directory, design.sources, design.top),
+            )
     write_json(paths.root / "report.json", report)
     write_text(paths.root / "report.md", _report_md(report))
     failed = [c for c in report["checks"] if c["differing_outputs"]]

@@ -101,3 +101,49 @@ def synth_xilinx(rtl_dir: Path, sources: list[str], top: str, timeout: int = 360
         **totals,
         "blocks": blocks,
     }
+
+
+CMOS_NAND2_TRANSISTORS = 4  # a static CMOS 2-input NAND: 2 PMOS + 2 NMOS
+
+
+def synth_asic(rtl_dir: Path, sources: list[str], top: str, timeout: int = 3600) -> dict:
+    """Technology-independent synthesis to CMOS gates and Yosys' transistor estimate, as NAND2 equivalents.
+
+    Script: ``synth -flatten`` (generic), every flip-flop legalized to a plain D flip-flop plus logic
+    (``dfflegalize``), ``abc -g cmos2`` (NAND/NOR/NOT), then ``stat -tech cmos``, whose transistor estimate
+    counts 4 per NAND2/NOR2, 2 per inverter and 16 per D flip-flop. ``nand2_equivalents`` = transistors / 4.
+    Memories (weight ROMs, FIFOs, line buffers) become gates and flip-flops -- there is no SRAM macro -- so the
+    figure is an all-logic upper bound for an ASIC, not a library-specific area.
+    """
+    cmd, which = yosys_command()
+    script = (
+        f"read_verilog -defer {' '.join(sources)}; hierarchy -top {top}; synth -flatten -top {top}; "
+        "dfflegalize -cell $_DFF_P_ x; abc -g cmos2; delete t:$scopeinfo; opt_clean; "
+        "tee -q -o asic_stat.json stat -json -tech cmos"
+    )
+    start = time.perf_counter()
+    try:
+        result = subprocess.run(
+            [*cmd, "-q", "-l", "asic.log", "-p", script], cwd=rtl_dir, capture_output=True, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise SynthesisError(f"{rtl_dir}: Yosys generic synthesis did not finish within {timeout} s") from exc
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-10:])
+        raise SynthesisError(f"{rtl_dir}: Yosys generic synthesis failed (see asic.log):\n{tail}")
+    design = json.loads((rtl_dir / "asic_stat.json").read_text())["design"]
+    estimate = str(design["estimated_num_transistors"])
+    if not estimate.isdigit():  # Yosys appends "+" when a cell type has no transistor cost
+        unknown = sorted(
+            k for k in design.get("num_cells_by_type", {}) if not k.startswith(("$_NAND", "$_NOR", "$_NOT", "$_DFF"))
+        )
+        raise SynthesisError(f"{rtl_dir}: transistor estimate incomplete ({estimate}): cells without a cost {unknown}")
+    transistors = int(estimate)
+    return {
+        "tool": which,
+        "command": "synth -flatten; dfflegalize to $_DFF_P_; abc -g cmos2; stat -tech cmos",
+        "seconds": round(time.perf_counter() - start, 1),
+        "cells": {k: int(v) for k, v in sorted(design.get("num_cells_by_type", {}).items())},
+        "transistors": transistors,
+        "nand2_equivalents": transistors / CMOS_NAND2_TRANSISTORS,
+    }

@@ -250,6 +250,14 @@ def test_backend_build_runs_yosys(tmp_path):
     assert set(resources["blocks"]) == {b.instance for b in design.blocks}
     assert sum(b["LUT"] for b in resources["blocks"].values()) == resources["LUT"]
 
+    from flow.rtl.yosys import synth_asic
+
+    asic = synth_asic(design.directory, design.sources, design.top)
+    assert asic["cells"].get("$_DFF_P_", 0) > 0 and set(asic["cells"]) <= {"$_DFF_P_", "$_NAND_", "$_NOR_", "$_NOT_"}
+    costs = {"$_DFF_P_": 16, "$_NAND_": 4, "$_NOR_": 4, "$_NOT_": 2}  # stat -tech cmos transistor counts
+    assert asic["transistors"] == sum(costs[k] * v for k, v in asic["cells"].items())
+    assert asic["nand2_equivalents"] == asic["transistors"] / 4
+
 
 @pytest.mark.sim
 @pytest.mark.parametrize("folding", ["folded", "parallel"])
