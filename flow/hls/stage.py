@@ -80,22 +80,24 @@ def hls_recipe(model: str, settings: dict | None = None, progress: bool = True) 
         dataset = recipe_dataset(recipe)
         x, labels = dataset.test.x, dataset.test.y
 
-    from flow.hls.project import convert_exact
-
-    probe = convert_exact(qonnx_model, paths.root / ".hls-probe", io_type=settings.get("IOType", "io_parallel"))
-    network = probe.network
-    if x is None:
+    def input_codes(network) -> np.ndarray:
+        """The test split's codes, or 1000 random codes of the declared input type for a bare QONNX file."""
+        if x is not None:
+            return network.quantize_input(x)
         rng = np.random.default_rng(0)
         lo, hi = network.input_type.range
         codes = rng.integers(lo, hi + 1, size=(1000, int(np.prod(network.input_shape))))
-        if network.input_type.bipolar:
-            codes = np.where(codes > 0, 1, -1)
-        x = (codes * network.input_type.scale).astype(np.float32).reshape(1000, *network.input_shape)
-    x_int = network.quantize_input(x)
-    reference = outputs_as_codes(Reference(qonnx_model).run(x), network.output_type.scale)
+        return np.where(codes > 0, 1, -1) if network.input_type.bipolar else codes
+
+    log.info("%s: hls4ml Vitis project + C-simulation", name)
+    project, csim = run_csim(qonnx_model, input_codes, paths.hls, settings)
+    network = project.network
+    x_int = input_codes(network)  # deterministic: the same codes the C-simulation ran
+    x_float = x if x is not None else (x_int * network.input_type.scale).astype(np.float32)
+    # a bare QONNX file's random codes are in stream order (channels-last); the reference takes NCHW images
+    ref_in = x_float if x is not None else _from_stream_order(network, x_float)
+    reference = outputs_as_codes(Reference(qonnx_model).run(ref_in), network.output_type.scale)
     golden = network.run(x_int)
-    log.info("%s: hls4ml Vitis project + C-simulation of %d inputs", name, len(x_int))
-    project, csim = run_csim(qonnx_model, x_int, paths.hls, settings)
     rows = pairwise({"QONNX reference": reference, "golden": golden, "HLS C-sim": csim})
     summary = {
         "model": name,
@@ -117,3 +119,11 @@ def hls_recipe(model: str, settings: dict | None = None, progress: bool = True) 
 
     require_equal(rows, f"{name}: hls", locate)
     return summary
+
+
+def _from_stream_order(network, x: np.ndarray) -> np.ndarray:
+    """Stream-order inputs (N, features) as the graph's input tensor (NCHW for images)."""
+    if network.input_layout == "nchw":
+        c, h, w = network.input_shape
+        return x.reshape(len(x), h, w, c).transpose(0, 3, 1, 2)
+    return x.reshape(len(x), *network.input_shape)

@@ -12,6 +12,7 @@ import logging
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from itertools import combinations
 from pathlib import Path
 
@@ -24,29 +25,38 @@ from flow.hls.project import HlsProject, convert_exact
 log = logging.getLogger(__name__)
 
 
-def run_csim(
-    qonnx_model, x_int: np.ndarray, out_dir: Path, settings: dict | None = None
-) -> tuple[HlsProject, np.ndarray]:
-    """Write the exact Vitis project of ``qonnx_model`` to ``out_dir``, compile it, run it on ``x_int``.
+def _convert(qonnx_model, out_dir: Path, settings: dict, trace: bool = False) -> HlsProject:
+    """:func:`convert_exact` with hls4ml-style settings (``IOType``, ``ReuseFactor``, ``Strategy``,
+    ``LayerName``, ``Part``, ``ClockPeriod``; defaults for the missing ones)."""
+    return convert_exact(
+        qonnx_model,
+        out_dir,
+        io_type=settings.get("IOType", "io_parallel"),
+        reuse_factor=settings.get("ReuseFactor", 1),
+        strategy=settings.get("Strategy", "Latency"),
+        layers=settings.get("LayerName"),
+        part=settings.get("Part", "xc7z020clg400-1"),
+        clock_period_ns=settings.get("ClockPeriod", 5.0),
+        trace=trace,
+    )
 
-    ``settings``: ``IOType``, ``ReuseFactor``, ``Strategy``, ``LayerName`` (per-layer dicts), ``Part``,
-    ``ClockPeriod`` -- the names hls4ml users know. Returns the project and the integer outputs.
+
+def run_csim(
+    qonnx_model, inputs: np.ndarray | Callable[[Network], np.ndarray], out_dir: Path, settings: dict | None = None
+) -> tuple[HlsProject, np.ndarray]:
+    """Write the exact Vitis project of ``qonnx_model`` to ``out_dir``, compile it, run it on the inputs.
+
+    ``inputs``: integer input codes, or a function of the project's integer network returning them (so a
+    caller that needs the network to make its inputs converts only once). ``settings``: see :func:`_convert`.
+    Returns the project and the integer outputs.
     """
     settings = dict(settings or {})
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        project = convert_exact(
-            qonnx_model,
-            tmp,
-            io_type=settings.get("IOType", "io_parallel"),
-            reuse_factor=settings.get("ReuseFactor", 1),
-            strategy=settings.get("Strategy", "Latency"),
-            layers=settings.get("LayerName"),
-            part=settings.get("Part", "xc7z020clg400-1"),
-            clock_period_ns=settings.get("ClockPeriod", 5.0),
-        )
+        project = _convert(qonnx_model, tmp, settings)
+        x_int = inputs(project.network) if callable(inputs) else inputs
         project.compile()
         t0 = time.perf_counter()
         y = project.predict_int(x_int)
@@ -103,15 +113,7 @@ def localize(qonnx_model, settings: dict | None, x_int: np.ndarray, network: Net
     """
     settings = dict(settings or {})
     with tempfile.TemporaryDirectory(prefix="qflow-hls-trace-") as tmp:
-        project = convert_exact(
-            qonnx_model,
-            Path(tmp) / "p",
-            io_type=settings.get("IOType", "io_parallel"),
-            reuse_factor=settings.get("ReuseFactor", 1),
-            strategy=settings.get("Strategy", "Latency"),
-            layers=settings.get("LayerName"),
-            trace=True,
-        )
+        project = _convert(qonnx_model, Path(tmp) / "p", settings, trace=True)
         if mutate is not None:
             mutate(project)
         project.compile()

@@ -173,15 +173,6 @@ def _render(name: str, **context) -> str:
     return env.get_template(name).render(**context)
 
 
-def _stream_type(layer) -> IntType:
-    """Element type a layer sends downstream."""
-    if isinstance(layer, MatVec):
-        return layer.out_type
-    if isinstance(layer, Thresholds):
-        return layer.out_type
-    return layer.elem_type
-
-
 def _mvau_images_timing(nf: int, sf: int, vectors: int) -> Callable[[list[int]], list[int]]:
     """``hw/mvau`` over ``vectors`` vectors: each vector's beats are read during its first fold, and the
     next vector starts when the current one's NF*SF steps are issued (no backpressure)."""
@@ -265,7 +256,6 @@ def plan(net: Network) -> tuple[list[Stream], list[Block], dict[str, list[str]]]
     layers = [layer for layer in net.layers if not isinstance(layer, Flatten)]
     if not layers:
         raise UnsupportedError("network: no layers to map")
-    first = layers[0]
     p.start(_input_elems(net), net.input_type)
     for index, layer in enumerate(layers):
         if isinstance(layer, MatVec):
@@ -357,7 +347,6 @@ def plan(net: Network) -> tuple[list[Stream], list[Block], dict[str, list[str]]]
             )
         else:
             raise UnsupportedError(f"layer {getattr(layer, 'name', layer)!r}: {type(layer).__name__} is not mapped")
-    del first
     return p.streams, p.blocks, p.mems
 
 
