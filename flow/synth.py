@@ -64,7 +64,10 @@ def convert(qonnx_model, rtl_dir: Path, folding="parallel", layer_folding=None, 
     import flow.rtl.backend as backend
 
     backend.register()
+    from flow.compile import adder
     from flow.export import for_hls4ml
+
+    adder.register()  # not in the entry point: hls4ml is half-imported there
     from flow.io import quiet_stdout
 
     qonnx_model = for_hls4ml(qonnx_model)

@@ -148,6 +148,37 @@ def _dense_weights(layer) -> tuple[np.ndarray, int, bool]:
     return ints.astype(np.int64), frac, False
 
 
+def _adder_weights(layer, in_type: IntType) -> tuple[np.ndarray, int]:
+    """(W as (MH, MW) integer codes on the input's grid, that grid's frac bits) of a ``QflowAdderDense``.
+
+    ``x - w`` is an integer subtraction only when both sit on one grid: weights on a coarser grid than the
+    input (fewer fraction bits) are shifted onto it (exact); a finer one cannot be, and is refused."""
+    if in_type.bipolar:
+        raise UnsupportedError(f"layer {layer.name!r}: adder layers take k-bit integer inputs, got a bipolar input")
+    data = np.asarray(layer.weights["weight"].data, dtype=np.float64).T
+    p = layer.weights["weight"].type.precision
+    w_frac = int(p.width) - int(p.integer)
+    if w_frac > in_type.frac:
+        raise NotExactError(
+            f"layer {layer.name!r}: adder weights have {w_frac} fraction bits, the input {in_type.frac}; "
+            "x - w needs one grid (quantize x and w with the same power-of-two scale, as flow.qat.AdderLinear does)"
+        )
+    ints = data * 2.0**in_type.frac
+    if not np.array_equal(ints, np.round(ints)):
+        raise NotExactError(
+            f"layer {layer.name!r}: adder weights are not integers times 2^-{in_type.frac} (type {p})"
+        )
+    return ints.astype(np.int64), in_type.frac
+
+
+def _adder_interval(W: np.ndarray, in_type: IntType) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-channel exact (lo, hi) of ``-sum |x - w|`` over all inputs, and the bound on any partial sum."""
+    xlo, xhi = in_type.range
+    far = np.maximum(np.abs(xlo - W), np.abs(xhi - W))
+    near = np.where((W - xlo >= 0) & (xhi - W >= 0), 0, np.minimum(np.abs(xlo - W), np.abs(xhi - W)))
+    return -far.sum(axis=1), -near.sum(axis=1), far.sum(axis=1)
+
+
 def _acc_interval(W: np.ndarray, in_type: IntType) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-channel exact (lo, hi) of ``W x`` over all inputs, and the bound on any partial sum."""
     xlo, xhi = in_type.range
@@ -251,9 +282,11 @@ def lower(hls_model, fold: FoldFn) -> Network:
             raise UnsupportedError(f"layer {layer.name!r}: its input is not quantized (add a quantizer)")
         return current_type
 
-    def add_matvec(layer, W, w_frac, w_bipolar, in_type, vectors, simd_divides) -> MatVec:
+    def add_matvec(layer, W, w_frac, w_bipolar, in_type, vectors, simd_divides, adder=False) -> MatVec:
         nonlocal pending, chain, current_type
-        if in_type.bipolar and w_bipolar:
+        if adder:
+            mode, w_bits = MvauMode.ADDER, _signed_bits_for(int(W.min()), int(W.max()))
+        elif in_type.bipolar and w_bipolar:
             mode, w_bits = MvauMode.XNOR, 1
         elif w_bipolar:
             mode, w_bits = MvauMode.BIPOLAR_W, 1
@@ -265,7 +298,7 @@ def lower(hls_model, fold: FoldFn) -> Network:
         else:
             mode = MvauMode.MAC
             w_bits = int(layer.weights["weight"].type.precision.width)
-        lo, hi, partial = _acc_interval(W, in_type)
+        lo, hi, partial = _adder_interval(W, in_type) if adder else _acc_interval(W, in_type)
         if int(partial.max()) >= 2**FLOAT32_EXACT_BITS:
             raise NotExactError(
                 f"layer {layer.name!r}: partial sums reach {int(partial.max())} >= 2^24, so the float32 "
@@ -366,6 +399,14 @@ def lower(hls_model, fold: FoldFn) -> Network:
                 W = W.reshape(-1, f.c, f.h, f.w).transpose(0, 2, 3, 1).reshape(W.shape[0], -1)
                 chw_flatten = None
             add_matvec(layer, W, w_frac, w_bipolar, in_type, 1, int(W.shape[1]))
+        elif kind == "QflowAdderDense":
+            in_type = ready_input(layer)
+            if image is not None or chw_flatten is not None:
+                raise UnsupportedError(
+                    f"layer {layer.name!r}: an adder layer expects a vector input, not a feature map"
+                )
+            W, frac = _adder_weights(layer, in_type)
+            add_matvec(layer, W, frac - in_type.frac, False, in_type, 1, int(W.shape[1]), adder=True)
         elif kind in ("Conv2D", "Pooling2D") and chw_flatten is not None:
             raise UnsupportedError(f"layer {layer.name!r}: expected a channels-last input, got a channels-first one")
         elif kind == "Conv2D":
@@ -443,7 +484,7 @@ def lower(hls_model, fold: FoldFn) -> Network:
         else:
             raise UnsupportedError(
                 f"layer {layer.name!r}: hls4ml layer type {kind!r} is not mapped by qflow-rtl "
-                "(supported: Dense, BatchNormalization, ReLU, quantizers)"
+                "(supported: Dense, Conv2D, MaxPool, QflowAdderDense, BatchNormalization, ReLU, quantizers)"
             )
     if not net.layers or not isinstance(net.layers[-1], MatVec | Thresholds):
         raise UnsupportedError(

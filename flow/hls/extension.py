@@ -26,10 +26,12 @@ import numpy as np
 
 from flow.compile.network import IntType, MatVec, Network, Thresholds
 from flow.errors import UnsupportedError
+from flow.rtl.ops.mvau import MvauMode
 
 log = logging.getLogger(__name__)
 
 HEADER = Path(__file__).with_name("nnet_qflow_thresholds.h")
+ADDER_HEADER = Path(__file__).with_name("nnet_qflow_adder.h")
 EXACT_FLOW = "qflow_hls:exact"
 _registered = False
 
@@ -117,6 +119,47 @@ def _layer_classes():
                 params[name] = node.get_weights(name).name
             return self.template.format(**params)
 
+    adder_config_template = """struct config{index} : nnet::qflow_adder_config {{
+    static const unsigned n_in = {n_in};
+    static const unsigned n_out = {n_out};
+    static const unsigned io_type = nnet::{iotype};
+    static const unsigned reuse_factor = {reuse};
+    typedef {weight_t} weight_t;
+    typedef {diff_t} diff_t;
+    typedef {accum_t} accum_t;
+}};\n"""
+    adder_function_template = "nnet::qflow_adder_dense<{input_t}, {output_t}, {config}>({input}, {output}, {w});"
+    from flow.compile.adder import ADDER_LAYER, adder_layer_class
+
+    adder_cls = adder_layer_class()
+
+    class AdderConfigTemplate(LayerConfigTemplate):
+        def __init__(self):
+            super().__init__(adder_cls)
+            self.template = adder_config_template
+
+        def format(self, node):
+            params = self._default_config_params(node)
+            params["weight_t"] = node.get_weights("weight").type.name
+            for name in ("diff_t", "accum_t"):
+                t = node.get_attr(name)
+                if t is None:
+                    raise UnsupportedError(
+                        f"layer {node.name!r}: {ADDER_LAYER} has no exact {name} (run the flow {EXACT_FLOW})"
+                    )
+                params[name] = t.name
+            return self.template.format(**params)
+
+    class AdderFunctionTemplate(FunctionCallTemplate):
+        def __init__(self):
+            super().__init__(adder_cls, include_header=[f"nnet_utils/{ADDER_HEADER.name}"])
+            self.template = adder_function_template
+
+        def format(self, node):
+            params = self._default_function_params(node)
+            params["w"] = node.get_weights("weight").name
+            return self.template.format(**params)
+
     class QflowExact(OptimizerPass):
         """Rewrite the parsed QONNX graph into qflow's exact integer network (runs once, on the Input node)."""
 
@@ -128,7 +171,11 @@ def _layer_classes():
             model._qflow_network = make_exact(model, QflowThresholds)
             return True
 
-    return QflowThresholds, ThresholdsConfigTemplate, ThresholdsFunctionTemplate, QflowExact
+    return (
+        QflowThresholds,
+        [ThresholdsConfigTemplate, ThresholdsFunctionTemplate, AdderConfigTemplate, AdderFunctionTemplate],
+        QflowExact,
+    )
 
 
 def register() -> None:
@@ -140,12 +187,16 @@ def register() -> None:
     from hls4ml.model.flow import register_flow
     from hls4ml.model.layers import register_layer
 
-    layer, config_t, function_t, exact_pass = _layer_classes()
+    from flow.compile import adder
+
+    adder.register()
+    layer, templates, exact_pass = _layer_classes()
     backend = hls4ml.backends.get_backend("Vitis")
     register_layer("QflowThresholds", layer)
-    backend.register_template(config_t)
-    backend.register_template(function_t)
+    for template in templates:
+        backend.register_template(template)
     backend.register_source(HEADER)
+    backend.register_source(ADDER_HEADER)
     backend.register_pass("qflow_exact", exact_pass)
     register_flow("exact", ["vitis:qflow_exact"], requires=["parse_qonnx"], backend="qflow_hls")
     _registered = True
@@ -241,7 +292,12 @@ def _chain_after(model, dense) -> list:
 def _exact_dense(dense, mv: MatVec) -> None:
     from hls4ml.model.types import NamedType
 
-    if mv.w_bits == 1:
+    if mv.mode == MvauMode.ADDER:
+        w_type = IntType(mv.w_bits, True, mv.in_type.frac)  # x - w: both on the input's grid
+        in_bits = mv.in_type.bits + (0 if mv.in_type.signed else 1)  # the input as a signed number
+        diff = fixed_type(IntType(max(in_bits, mv.w_bits) + 1, True, mv.in_type.frac))
+        dense.set_attr("diff_t", NamedType(f"layer{dense.index}_diff_t", diff))
+    elif mv.w_bits == 1:
         w_type = IntType(2, True, 0, bipolar=True)  # +-1 as ap_int<2>: the Dense then sums +-x exactly
     else:
         w_type = IntType(mv.w_bits, True, mv.out_frac - mv.in_type.frac)

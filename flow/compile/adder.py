@@ -1,0 +1,126 @@
+"""The AdderNet layer in hls4ml: parser handler, layer classes and the pass that makes it a dense-like layer.
+
+qflow exports an adder fully connected layer as ``AdderMatMul(x, Quant(W))`` (domain ``flow.qonnx_ops``,
+:mod:`flow.qonnx_ops`). :func:`register` teaches hls4ml that node, for every backend that parses QONNX:
+
+* an ONNX handler turns the node into an ``AdderMatMul`` layer (two inputs, like hls4ml's ``MatMul``);
+* the pass ``qflow_adder_const_to_dense``, appended to hls4ml's ``parse_qonnx`` flow (after hls4ml has fused
+  the weight ``Quant`` into its ``Constant``), turns ``AdderMatMul`` + ``Constant`` into one
+  ``QflowAdderDense`` layer holding the weights with their quantizer, exactly as ``matmul_const_to_dense``
+  does for ``MatMul``.
+
+Precision rule (used by :func:`flow.compile.lower.lower`, which owns all exact types): ``|x - w|`` of two
+values on one k-bit grid needs k+1 bits, a sum of n of them ``ceil(log2 n)`` more; qflow computes the exact
+per-channel interval from the real weights instead, which is never wider.
+
+The Vitis HLS template of ``QflowAdderDense`` lives with qflow's Vitis extension (:mod:`flow.hls.extension`);
+the ``qflow-rtl`` backend maps it to the MVAU's ADDER mode.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+ADDER_LAYER = "QflowAdderDense"
+_registered = False
+
+
+def _classes():
+    from hls4ml.model.attributes import Attribute, TypeAttribute, WeightAttribute
+    from hls4ml.model.layers import Constant, Layer
+    from hls4ml.model.optimizer import OptimizerPass
+
+    class AdderMatMul(Layer):
+        """The parsed ``AdderMatMul`` node before its weights are attached (an intermediate form)."""
+
+        def initialize(self):
+            x = self.get_input_variable(self.inputs[0])
+            w = self.get_input_variable(self.inputs[1])
+            if x.shape[-1] != w.shape[0]:
+                raise ValueError(f"AdderMatMul {self.name!r}: input has {x.shape[-1]} features, W {w.shape}")
+            self.add_output_variable([*x.shape[:-1], w.shape[-1]])
+
+    class QflowAdderDense(Layer):
+        """``y = -sum_i |x_i - W[i, :]|`` with constant weights ``W`` (n_in, n_out); no bias."""
+
+        _expected_attributes = [
+            Attribute("n_in"),
+            Attribute("n_out"),
+            WeightAttribute("weight"),
+            TypeAttribute("weight"),
+        ]
+
+        def initialize(self):
+            shape = list(self.get_input_variable().shape)
+            shape[-1] = self.attributes["n_out"]
+            self.add_output_variable(shape)
+            self.add_weights(quantizer=self.get_attr("weight_quantizer"))
+
+    class AdderConstToDense(OptimizerPass):
+        """``AdderMatMul`` whose second input is a ``Constant`` -> ``QflowAdderDense``."""
+
+        def match(self, node):
+            return (
+                isinstance(node, AdderMatMul)
+                and len(node.inputs) == 2
+                and isinstance(node.get_input_node(node.inputs[1]), Constant)
+            )
+
+        def transform(self, model, node):
+            const = node.get_input_node(node.inputs[1])
+            weights = np.asarray(const.attributes["value"])
+            in_shape = node.get_input_variable(node.inputs[0]).shape
+            config = model.config.get_layer_config(node)
+            new_name = f"Adder_{node.name}"
+            model.config.set_name_config(new_name, config)
+            model.config.parse_name_config(new_name, config)
+            attributes = {
+                "weight_data": weights,
+                "weight_quantizer": const.get_attr("quantizer"),
+                "n_in": int(np.prod(in_shape)),
+                "n_out": int(np.prod([*in_shape[:-1], weights.shape[-1]])),
+            }
+            new = model.make_node(QflowAdderDense, new_name, attributes, [node.inputs[0]], list(node.outputs))
+            model.remove_node(const)
+            del node.inputs[1]
+            model.replace_node(node, new)
+            return True
+
+    return AdderMatMul, QflowAdderDense, AdderConstToDense
+
+
+def adder_layer_class():
+    """The registered ``QflowAdderDense`` hls4ml layer class (registering it first if needed)."""
+    register()
+    from hls4ml.model.layers import layer_map
+
+    return layer_map[ADDER_LAYER]
+
+
+def _parse_adder_matmul(node, input_names, input_shapes, graph) -> dict:
+    if len(node.input) != 2:
+        raise ValueError(f"AdderMatMul node {node.name!r}: expected 2 inputs (x, W), got {len(node.input)}")
+    return {"class_name": "AdderMatMul", "name": node.name, "inputs": input_names, "outputs": list(node.output)}
+
+
+def register() -> None:
+    """Install the handler, the layers and the pass in hls4ml (idempotent; call before converting)."""
+    global _registered
+    if _registered:
+        return
+    from hls4ml.converters.onnx_to_hls import layer_handlers, register_onnx_layer_handler
+    from hls4ml.model.flow import get_flow, update_flow
+    from hls4ml.model.layers import layer_map, register_layer
+    from hls4ml.model.optimizer import get_available_passes, register_pass
+
+    matmul, dense, to_dense = _classes()
+    if "AdderMatMul" not in layer_handlers:
+        register_onnx_layer_handler("AdderMatMul", _parse_adder_matmul)
+    for name, cls in (("AdderMatMul", matmul), (ADDER_LAYER, dense)):
+        if name not in layer_map:
+            register_layer(name, cls)
+    if "qflow_adder_const_to_dense" not in get_available_passes():
+        register_pass("qflow_adder_const_to_dense", to_dense)
+    if "qflow_adder_const_to_dense" not in get_flow("parse_qonnx").optimizers:
+        update_flow("parse_qonnx", add_optimizers=["qflow_adder_const_to_dense"])
+    _registered = True
