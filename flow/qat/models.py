@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from torch import nn
 
+from flow.qat.adder import AdderLinear
 from flow.qat.layers import QAct, QConv2d, QLinear
 from flow.qat.quant import QuantSpec
 
@@ -83,3 +84,31 @@ def lenet5(
 
 
 LENET5_LAYERS = ("1", "5", "10", "13", "16")
+
+
+def adder_mlp(
+    sizes: Sequence[int],
+    quant: str | QuantSpec,
+    input_max: float = 1.0,
+    act_max: float = 1.0,
+    logits: str | QuantSpec | None = "int8",
+    logits_max: float = 8.0,
+    eta: float | None = 0.1,
+) -> nn.Sequential:
+    """AdderNet MLP: ``[AdderLinear -> BatchNorm] * layers -> logits quantizer``.
+
+    ``sizes = [in, hidden..., out]``. Each :class:`~flow.qat.adder.AdderLinear` quantizes its own input with
+    ``quant`` (the first one quantizes the network input, scale from ``input_max``; later ones are quantized
+    ReLUs for ``uint<k>``, scale from ``act_max``) and its weights on the same grid. BatchNorm follows every adder
+    layer (AdderNet's outputs are large and all negative); ``logits`` quantizes the last BatchNorm's output
+    (``None``: float logits, a training-only baseline).
+    """
+    if len(sizes) < 2:
+        raise ValueError(f"adder_mlp sizes: expected at least [in, out], got {list(sizes)}")
+    layers: list[nn.Module] = []
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
+        layers.append(AdderLinear(n_in, n_out, quant, act_max=input_max if i == 0 else act_max, eta=eta))
+        layers.append(nn.BatchNorm1d(n_out))
+    if logits is not None:
+        layers.append(QAct(logits, max_val=logits_max))
+    return nn.Sequential(*layers)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -92,8 +93,16 @@ def evaluate(model: nn.Module, split: Split) -> float:
     return float((logits.argmax(axis=1) == split.y).mean())
 
 
-def train(model: nn.Module, dataset: Dataset, config: TrainConfig, progress: bool = True) -> TrainResult:
+LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]  # (logits, x, labels) -> loss
+
+
+def train(
+    model: nn.Module, dataset: Dataset, config: TrainConfig, progress: bool = True, loss: LossFn | None = None
+) -> TrainResult:
     """Train ``model`` in place on ``dataset.train``; evaluate on ``dataset.test`` after each epoch.
+
+    ``loss(logits, x, labels)`` replaces cross-entropy (e.g. knowledge distillation, :mod:`flow.qat.distill`);
+    the logits it gets are already multiplied by ``config.logit_scale``.
 
     The data order is seeded by ``config.seed``; the initial weights are whatever the caller built (call
     :func:`seed_everything` before building the model for a fully reproducible run, as ``train_recipe`` does).
@@ -114,7 +123,8 @@ def train(model: nn.Module, dataset: Dataset, config: TrainConfig, progress: boo
         if config.lr_schedule == "cosine"
         else torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
     )
-    loss_fn = nn.CrossEntropyLoss()
+    cross_entropy = nn.CrossEntropyLoss()
+    loss_fn: LossFn = loss or (lambda logits, _x, labels: cross_entropy(logits, labels))
     history: list[dict] = []
     start = time.perf_counter()
     bar = tqdm(total=total, desc="train", unit="step", disable=not progress, leave=False)
@@ -123,11 +133,11 @@ def train(model: nn.Module, dataset: Dataset, config: TrainConfig, progress: boo
         running = 0.0
         for xb, yb in _batches(dataset.train, config.batch_size, generator):
             opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(xb) * config.logit_scale, yb)
-            loss.backward()
+            step_loss = loss_fn(model(xb) * config.logit_scale, xb, yb)
+            step_loss.backward()
             opt.step()
             sched.step()
-            running += float(loss.detach()) * len(yb)
+            running += float(step_loss.detach()) * len(yb)
             bar.update(1)
         test_acc = evaluate(model, dataset.test)
         entry = {"epoch": epoch + 1, "loss": running / len(dataset.train), "test_accuracy": test_acc}
