@@ -20,11 +20,20 @@ def _tiny(tmp_path, weight: str, act: str, inp: str, negate_bn: bool = True):
 
     data = load_dataset("digits", input_range=(-1, 1) if inp == "binary" else (0, 1))
     seed_everything(0)
-    model = nn.Sequential(QAct(inp), QLinear(64, 16, weight), nn.BatchNorm1d(16), QAct(act), QLinear(16, 10, weight))
+    if weight == "adder":  # AdderNet layers (x and w on one grid), BatchNorm after each, int8 logits
+        from flow.qat.models import adder_mlp
+
+        model = adder_mlp([64, 16, 10], act, input_max=1.0, act_max=4.0)
+        first_bn = model[1]
+    else:
+        model = nn.Sequential(
+            QAct(inp), QLinear(64, 16, weight), nn.BatchNorm1d(16), QAct(act), QLinear(16, 10, weight)
+        )
+        first_bn = model[2]
     train(model, data, TrainConfig(epochs=1, lr=1e-2, logit_scale=0.25), progress=False)
     if negate_bn:  # negative BatchNorm scales: the case hls4ml's own BNN passes get wrong
         with torch.no_grad():
-            model[2].weight[::3] *= -1
+            first_bn.weight[::3] *= -1
     model.eval()
     return data, export_qonnx(model, (64,), tmp_path / "m.onnx")
 
@@ -33,6 +42,8 @@ CASES = [
     pytest.param("binary", "binary", "binary", "io_parallel", id="w1a1-parallel"),
     pytest.param("int4", "uint4", "uint4", "io_stream", id="w4a4-stream"),
     pytest.param("binary", "uint2", "uint4", "io_parallel", id="w1a2-bipolarw-parallel"),
+    pytest.param("adder", "uint4", "uint4", "io_parallel", id="adder-u4-parallel"),
+    pytest.param("adder", "uint3", "uint3", "io_stream", id="adder-u3-stream"),
 ]
 
 
@@ -54,6 +65,8 @@ def test_csim_equals_golden_and_reference(weight, act, inp, io_type, tmp_path):
     assert [r["differing_outputs"] for r in rows] == [0, 0, 0], rows
     assert (out_dir / "build_prj.tcl").is_file() and (out_dir / "firmware" / "qflow_hls.cpp").is_file()
     assert (out_dir / "firmware" / "nnet_utils" / "nnet_qflow_thresholds.h").is_file()
+    if weight == "adder":
+        assert "nnet::qflow_adder_dense" in (out_dir / "firmware" / "qflow_hls.cpp").read_text()
     assert not list(tmp_path.glob(".hls.*")), "temporary project directory left behind"
 
 

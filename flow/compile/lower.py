@@ -93,6 +93,14 @@ class _Chain:
         self.steps.append(lambda x: session.run(None, {"x": np.ascontiguousarray(x, dtype=np.float32)})[0])
         self.names.append(layer.name)
 
+    def add_affine(self, layer) -> None:
+        """hls4ml's ``ApplyAlpha`` (an ONNX ``Mul``/``Add`` by per-channel constants): ``x * scale + bias``,
+        each operation rounded to float32 like onnxruntime's Mul and Add."""
+        scale = np.asarray(layer.get_attr("scale_data"), dtype=np.float32).reshape(-1)
+        bias = np.asarray(layer.get_attr("bias_data"), dtype=np.float32).reshape(-1)
+        self.steps.append(lambda x: ((x * scale).astype(np.float32) + bias).astype(np.float32))
+        self.names.append(layer.name)
+
     def add_relu(self, name: str) -> None:
         self.steps.append(lambda x: np.maximum(x, np.float32(0)).astype(np.float32))
         self.names.append(name)
@@ -474,6 +482,8 @@ def lower(hls_model, fold: FoldFn) -> Network:
             image = None
         elif kind == "BatchNormalization":
             chain.add_batchnorm(layer)
+        elif kind == "ApplyAlpha":
+            chain.add_affine(layer)
         elif kind == "Activation" and _is_quant_activation(layer):
             chain.add_quantizer(layer)
             close_chain()
@@ -484,7 +494,8 @@ def lower(hls_model, fold: FoldFn) -> Network:
         else:
             raise UnsupportedError(
                 f"layer {layer.name!r}: hls4ml layer type {kind!r} is not mapped by qflow-rtl "
-                "(supported: Dense, Conv2D, MaxPool, QflowAdderDense, BatchNormalization, ReLU, quantizers)"
+                "(supported: Dense, Conv2D, MaxPool, QflowAdderDense, BatchNormalization, Mul/Add by constants, "
+                "ReLU, quantizers)"
             )
     if not net.layers or not isinstance(net.layers[-1], MatVec | Thresholds):
         raise UnsupportedError(

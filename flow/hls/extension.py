@@ -282,7 +282,7 @@ def _chain_after(model, dense) -> list:
         if len(nexts) > 1:
             raise UnsupportedError(f"layer {node.name!r}: branching outputs are not supported")
         node = nexts[0]
-        if node.class_name not in ("BatchNormalization", "Activation"):
+        if node.class_name not in ("BatchNormalization", "ApplyAlpha", "Activation"):
             return []  # a Dense/Conv/pool follows directly: no thresholds
         chain.append(node)
         if _is_quant_activation(node):

@@ -76,7 +76,14 @@ def _tiny_net(tmp_path: Path, weight: str, act: str, inp: str, folding):
 
     data = load_dataset("digits", input_range=(-1, 1) if inp == "binary" else (0, 1))
     seed_everything(0)
-    model = nn.Sequential(QAct(inp), QLinear(64, 16, weight), nn.BatchNorm1d(16), QAct(act), QLinear(16, 10, weight))
+    if weight == "adder":  # AdderNet: x and w share the input's grid in each layer; int8 logits
+        from flow.qat.models import adder_mlp
+
+        model = adder_mlp([64, 16, 10], act, input_max=1.0, act_max=4.0)
+    else:
+        model = nn.Sequential(
+            QAct(inp), QLinear(64, 16, weight), nn.BatchNorm1d(16), QAct(act), QLinear(16, 10, weight)
+        )
     train(model, data, TrainConfig(epochs=1, lr=1e-2, logit_scale=0.25), progress=False)
     qonnx_model = export_qonnx(model, (64,), tmp_path / "m.onnx")
     hls_model = convert(qonnx_model, tmp_path / "rtl", folding=folding)
@@ -87,6 +94,7 @@ CASES = [
     pytest.param("binary", "binary", "binary", "parallel", id="w1a1-parallel"),
     pytest.param("int4", "uint4", "uint4", 16, id="w4a4-folded16"),
     pytest.param("binary", "uint2", "uint4", 4, id="w1a2-bipolarw-folded4"),
+    pytest.param("adder", "uint4", "uint4", 8, id="adder-u4-folded8"),
 ]
 
 
@@ -171,7 +179,7 @@ def run_cocotb_modes(
 
 
 @pytest.mark.sim
-@pytest.mark.parametrize(("weight", "act", "inp", "folding"), [CASES[1]])
+@pytest.mark.parametrize(("weight", "act", "inp", "folding"), [CASES[1], CASES[3]])
 def test_network_cocotb_per_vector_and_batch(weight, act, inp, folding, tmp_path):
     """cocotb per-vector mode (random idle + backpressure, AXI rules) and batch mode on the same RTL."""
     data, _, hls_model = _tiny_net(tmp_path, weight, act, inp, folding)
@@ -184,7 +192,8 @@ def test_network_cocotb_per_vector_and_batch(weight, act, inp, folding, tmp_path
 @pytest.mark.sim
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("recipe_name", "per_vector"), [("tfc_w1a1", 100), ("mlp_w4a4_digits", 100), ("lenet5_w4a4", 5)]
+    ("recipe_name", "per_vector"),
+    [("tfc_w1a1", 100), ("mlp_w4a4_digits", 100), ("lenet5_w4a4", 5), ("adder_mlp_mnist", 100)],
 )
 def test_recipe_whole_test_split_in_cocotb(recipe_name, per_vector, tmp_path):
     """The recipe's accelerator (default folding) on its whole test split in cocotb batch mode with 30 %
