@@ -72,6 +72,44 @@ def _cmd_hls(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from flow.report.html import write_html_report
+
+    target = Path(args.build)
+    if not target.is_dir():
+        from flow.paths import recipe_paths
+
+        name = args.build
+        if name.endswith(".py"):
+            from flow.recipe import load_recipe
+
+            name = load_recipe(name).name
+        target = recipe_paths(name).root
+    print(f"{target.name}: -> {write_html_report(target)}")
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from flow.report.compare import write_compare_report
+
+    print(f"{' vs '.join(args.builds)}: -> {write_compare_report(args.builds, args.output)}")
+    return 0
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from flow.report.sweep import DEFAULT_FOLDINGS, parse_foldings, sweep, sweep_table
+
+    foldings = parse_foldings(args.foldings) if args.foldings else list(DEFAULT_FOLDINGS)
+    summary = sweep(args.recipe, foldings, synth=not args.no_synth, simulate=args.simulate,
+                    max_synth_lanes=args.max_synth_lanes, yosys_timeout=args.yosys_timeout, progress=not args.quiet)
+    print(sweep_table(summary))
+    print(f"{summary['model']}: {len(summary['rows'])} foldings in {summary['seconds']} s, Pareto-optimal: "
+          f"{', '.join(summary['pareto']) or 'none'} -> build/{summary['model']}/sweep/ (sweep.md, pareto.svg)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qflow", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
@@ -104,6 +142,30 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--io-type", default=None, choices=("io_parallel", "io_stream"), help="hls4ml IOType")
             p.add_argument("--reuse", type=int, default=None, help="hls4ml ReuseFactor (model level)")
             p.add_argument("--strategy", default=None, choices=("Latency", "Resource"), help="hls4ml Strategy")
+    p = sub.add_parser("report", help="write build/<recipe>/report.html from an existing build's report.json",
+                       description="regenerate report.html (self-contained) from report.json", parents=[common])
+    p.add_argument("build", help="recipe name, recipe .py path, or a build directory holding report.json")
+    p.set_defaults(func=_cmd_report)
+    p = sub.add_parser("compare", help="one page comparing builds side by side -> build/compare.html",
+                       description="compare existing builds (their report.json) on one static page", parents=[common])
+    p.add_argument("builds", nargs="+", help="two or more recipe names or build directories")
+    p.add_argument("-o", "--output", default=None, help="output file (default: build/compare.html)")
+    p.set_defaults(func=_cmd_compare)
+    from flow.report.sweep import MAX_SYNTH_LANES, YOSYS_TIMEOUT_S
+
+    p = sub.add_parser("sweep", help="compile a recipe at several foldings: LUT/FF, cycles, energy, Pareto plot",
+                       description="design-space sweep over foldings -> build/<recipe>/sweep/", parents=[common])
+    p.add_argument("recipe", help="built-in recipe name or path to a recipe .py file")
+    p.add_argument("--foldings", default=None,
+                   help="comma-separated 'parallel', 'folded' and cycle targets (default: parallel,16,folded,256,1024)")
+    p.add_argument("--no-synth", action="store_true", help="skip Yosys: lanes (PE x SIMD) stand in for LUTs")
+    p.add_argument("--simulate", type=int, default=0, metavar="N",
+                   help="also simulate N test inputs per folding (measured cycles, outputs == golden)")
+    p.add_argument("--max-synth-lanes", type=int, default=MAX_SYNTH_LANES,
+                   help=f"do not synthesize designs with more lanes (default {MAX_SYNTH_LANES})")
+    p.add_argument("--yosys-timeout", type=int, default=YOSYS_TIMEOUT_S,
+                   help=f"seconds per Yosys run (default {YOSYS_TIMEOUT_S})")
+    p.set_defaults(func=_cmd_sweep)
     p = sub.add_parser("recipes", help="list the built-in recipes", parents=[common])
     p.set_defaults(func=_cmd_recipes)
     return parser

@@ -348,6 +348,9 @@ def synth(model: str, progress: bool = True, skip_yosys: bool = False, stall_per
             )
     write_json(paths.root / "report.json", report)
     write_text(paths.root / "report.md", _report_md(report))
+    from flow.report.html import write_html_report
+
+    write_html_report(paths.root)  # report.html: the same figures as one self-contained page
     failed = [c for c in report["checks"] if c["differing_outputs"]]
     status = "FAILED" if failed else "ok"
     res = report.get("resources")
