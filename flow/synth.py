@@ -164,6 +164,15 @@ def _report_md(report: dict) -> str:
             f"cells {', '.join(f'{k} {v}' for k, v in asic['cells'].items())}; memories as logic and flip-flops, "
             f"no SRAM macros: an all-logic upper bound; {asic['seconds']} s)",
         ]
+        depth = asic.get("logic_depth")
+        if depth:
+            lines += [
+                "",
+                f"Logic depth (synthesized, a hint, not timing): **{depth['gates']} gates** (NAND2/NOR2/NOT) on the "
+                f"longest register-to-register path, from `{depth['from']}` to `{depth['to']}` (Yosys `ltp -noff`). "
+                f"Throughput figures assume the recipe's clock of {r['clock_mhz']:g} MHz; Yosys does no timing "
+                "analysis.",
+            ]
     else:
         lines.append("not run")
     lines += ["", "## Layers", "", "| block | module | cycles/inference | latency | what |", "|---|---|---|---|---|"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 import subprocess
 import sys
@@ -119,7 +120,7 @@ def synth_asic(rtl_dir: Path, sources: list[str], top: str, timeout: int = 3600)
     script = (
         f"read_verilog -defer {' '.join(sources)}; hierarchy -top {top}; synth -flatten -top {top}; "
         "dfflegalize -cell $_DFF_P_ x; abc -g cmos2; delete t:$scopeinfo; opt_clean; "
-        "tee -q -o asic_stat.json stat -json -tech cmos"
+        "tee -q -o asic_stat.json stat -json -tech cmos; tee -q -o asic_ltp.txt ltp -noff"
     )
     start = time.perf_counter()
     try:
@@ -146,4 +147,37 @@ def synth_asic(rtl_dir: Path, sources: list[str], top: str, timeout: int = 3600)
         "cells": {k: int(v) for k, v in sorted(design.get("num_cells_by_type", {}).items())},
         "transistors": transistors,
         "nand2_equivalents": transistors / CMOS_NAND2_TRANSISTORS,
+        "logic_depth": logic_depth((rtl_dir / "asic_ltp.txt").read_text(), top),
     }
+
+
+_LTP_HEADER = re.compile(r"Longest topological path in (\S+) \(length=(\d+)\):")
+_LTP_STEP = re.compile(r"^\s*(\d+): (.*?)(?: \(via .*\))?$")
+
+
+def logic_depth(ltp_text: str, top: str) -> dict:
+    """Parse Yosys ``ltp -noff`` output for module ``top``: gates on the longest flip-flop-to-flip-flop (or
+    port) path, with its start and end signals.
+
+    On the ``abc -g cmos2`` netlist every step is one NAND2/NOR2/NOT gate, so this is the design's logic depth
+    in simple gates: a hint for the reachable clock, not a timing analysis (no wire delay, no fan-out).
+    Raises :class:`SynthesisError` when ``top`` has no ``ltp`` entry.
+    """
+    lines = ltp_text.splitlines()
+    for i, line in enumerate(lines):
+        match = _LTP_HEADER.search(line)
+        if not match or match.group(1).lstrip("\\") != top:
+            continue
+        steps = []
+        for step in lines[i + 1 :]:
+            found = _LTP_STEP.match(step)
+            if not found:
+                break
+            steps.append(found.group(2).strip())
+        return {
+            "gates": int(match.group(2)),
+            "from": steps[0] if steps else None,
+            "to": steps[-1] if steps else None,
+            "tool": "Yosys ltp -noff on the cmos2 gate netlist (flip-flops excluded)",
+        }
+    raise SynthesisError(f"Yosys ltp: no longest-path entry for module {top!r}")

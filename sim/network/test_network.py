@@ -266,6 +266,26 @@ def test_backend_build_runs_yosys(tmp_path):
     costs = {"$_DFF_P_": 16, "$_NAND_": 4, "$_NOR_": 4, "$_NOT_": 2}  # stat -tech cmos transistor counts
     assert asic["transistors"] == sum(costs[k] * v for k, v in asic["cells"].items())
     assert asic["nand2_equivalents"] == asic["transistors"] / 4
+    depth = asic["logic_depth"]  # gates on the longest path: at least the XNOR + popcount adder of 4 inputs
+    assert 3 <= depth["gates"] < sum(asic["cells"].values()) and depth["from"] and depth["to"]
+
+
+def test_logic_depth_parses_yosys_ltp_output():
+    from flow.errors import QflowError
+    from flow.rtl.yosys import logic_depth
+
+    text = (
+        "Longest topological path in sub (length=2):\n    0: \\a [2]\n    1: $g1.A (via $n1)\n"
+        "    2: \\q [4] (via $n2)\n\nLongest topological path in top (length=1):\n    0: \\clk\n"
+        "    1: \\q [0] (via u0)\n"
+    )
+    assert logic_depth(text, "sub") == {
+        "gates": 2, "from": "\\a [2]", "to": "\\q [4]",
+        "tool": "Yosys ltp -noff on the cmos2 gate netlist (flip-flops excluded)",
+    }
+    assert logic_depth(text, "top")["gates"] == 1
+    with pytest.raises(QflowError, match="no longest-path entry for module 'other'"):
+        logic_depth(text, "other")
 
 
 @pytest.mark.sim
