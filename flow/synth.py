@@ -175,12 +175,53 @@ def _report_md(report: dict) -> str:
             ]
     else:
         lines.append("not run")
-    lines += ["", "## Layers", "", "| block | module | cycles/inference | latency | what |", "|---|---|---|---|---|"]
+    timing = {t["instance"]: t for t in sim.get("layers", [])}
+    lines += [
+        "", "## Layers", "",
+        "Done cycle: when the block's last output beat of one inference leaves, counted from the first input "
+        "beat (empty pipeline, no stalls), predicted by the beat-timing model and simulated. Interval: cycles "
+        "per inference, the block's own (predicted) and simulated inside the pipeline without stalls (the "
+        "slowest block sets the pace of all).", "",
+        "| block | module | done cycle predicted | done cycle simulated | cycles/inference (own) | "
+        "interval simulated | what |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for b in r["interface"]["blocks"]:
-        lines.append(f"| {b['instance']} | {b['module']} | {b['cycles_per_inference']} | {b['latency']} | "
-                     f"{b['comment']} |")
+        t = timing.get(b["instance"], {})
+        interval = t.get("interval_simulated")
+        lines.append(
+            f"| {b['instance']} | {b['module']} | {t.get('done_cycle_predicted', '-')} | "
+            f"{t.get('done_cycle_simulated', '-')} | {b['cycles_per_inference']} | "
+            f"{'-' if interval is None else f'{interval:g}'} | {b['comment']} |"
+        )
     lines += ["", "Interface: see `rtl/interface.json`.", ""]
     return "\n".join(lines)
+
+
+def _layer_timing(design, single, free) -> list[dict]:
+    """Per block: when its last output beat of one inference leaves (predicted by the beat-timing model vs
+    simulated, one inference through the empty pipeline) and its cycles per inference (its own, predicted, vs
+    simulated inside the pipeline without stalls, where the slowest block sets every block's pace)."""
+    from flow.rtl.generate import block_times
+
+    predicted = block_times(design.blocks, design.interface["input"]["beats_per_inference"])
+    if len(single.blocks) != len(design.blocks) or len(free.blocks) != len(design.blocks):
+        raise QflowError(
+            f"{design.directory}: the harness reported {len(single.blocks)} block probes, expected "
+            f"{len(design.blocks)} (rebuild the RTL: an older harness has no probes)"
+        )
+    return [
+        {
+            "instance": b.instance,
+            "layer": b.layer,
+            "done_cycle_predicted": times[-1],
+            "done_cycle_simulated": done0 - single.first_in_cycle,
+            "cycles_per_inference_predicted": b.cycles_per_vector,
+            "interval_simulated": interval,
+        }
+        for b, times, (done0, _), (_, interval) in zip(design.blocks, predicted, single.blocks, free.blocks,
+                                                       strict=True)
+    ]
 
 
 def _three_way(qonnx_model, x_int, reference, net, rtl, paths, settings: dict) -> dict:
@@ -323,6 +364,7 @@ def synth(model: str, progress: bool = True, skip_yosys: bool = False, stall_per
             report["accuracy"]["RTL (simulated)"] = {
                 "value": float((stalled.argmax(1) == inputs.labels).mean()),
                 "how": "Verilator simulation of the generated RTL on the test split"}
+        sim["layers"] = _layer_timing(design, run_1, run_f)
         write_json(paths.root / "sim.json", sim)
         rtl_outputs["RTL sim"] = stalled
         return sim

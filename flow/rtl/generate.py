@@ -106,6 +106,18 @@ def _dwc_timing(a: int, b: int) -> Callable[[list[int]], list[int]]:
     return timing
 
 
+def block_times(blocks: list[Block], in_beats: int) -> list[list[int]]:
+    """Per block, the cycles its output beats of one inference are valid (relative to the first input beat's
+    acceptance, empty pipeline, no stalls): the beat-timing model behind :func:`predict_latency`."""
+    times = list(range(in_beats))
+    out = []
+    for block in blocks:
+        assert block.timing is not None, block.instance
+        times = block.timing(times)
+        out.append(times)
+    return out
+
+
 def predict_latency(blocks: list[Block], in_beats: int) -> int:
     """Cycles from the first input beat's acceptance to the last output beat's, one vector, no stalls."""
     times = list(range(in_beats))
@@ -482,9 +494,14 @@ def write_rtl(net: Network, directory: str | Path, source: str = "") -> RtlDesig
         out_elems=streams[-1].elems,
         out_bits=streams[-1].elem_bits,
     )
+    probes = [
+        {"instance": b.instance, "stream": b.dst, "beats": len(t)}
+        for b, t in zip(blocks, block_times(blocks, in_beats), strict=True)
+    ]
     harness_v = _render(
         "harness.v.j2",
         top=TOP,
+        probes=probes,
         in_width=streams[0].width,
         out_width=streams[-1].width,
         in_beats=in_beats,

@@ -8,7 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from flow.errors import QflowError
@@ -103,6 +103,9 @@ class HarnessRun:
     latency_sum: int
     latency_max: int
     steady: float | None = None  # set when runs are merged (see :func:`merge_runs`)
+    # per block (top-level instance order): (cycle of its last output beat of inference 0, cycles between its
+    # completed inferences averaged over the run: the block's initiation interval inside this pipeline)
+    blocks: list[tuple[int, float]] = field(default_factory=list)
 
     @property
     def cycles(self) -> int:
@@ -134,6 +137,7 @@ def merge_runs(runs: list[HarnessRun]) -> HarnessRun:
         latency_sum=sum(r.latency_sum for r in runs),
         latency_max=max(r.latency_max for r in runs),
         steady=span / intervals if intervals else float("nan"),
+        blocks=runs[0].blocks,  # per-block timing of the first chunk
     )
 
 
@@ -141,6 +145,9 @@ _RESULT = re.compile(
     r"QFLOW_RESULT inferences=(\d+) first_in=(-?\d+) first_out=(-?\d+) last_out=(\d+) "
     r"latency_sum=(\d+) latency_max=(\d+)"
 )
+
+
+_BLOCK = re.compile(r"QFLOW_BLOCK index=(\d+) done0=(-?\d+) last=(-?\d+) beats=(\d+)")
 
 
 def run_harness(
@@ -177,4 +184,8 @@ def run_harness(
         raise SimulationError(f"{rtl_dir}: simulation did not finish (exit {result.returncode}):\n{tail}")
     lines = out.read_text().split()
     n, first, first_out, last, lat_sum, lat_max = (int(g) for g in match.groups())
-    return HarnessRun([int(x, 16) for x in lines], n, first, first_out, last, lat_sum, lat_max)
+    blocks = [
+        (int(m.group(2)), (int(m.group(3)) - int(m.group(2))) / (n - 1) if n > 1 else float("nan"))
+        for m in _BLOCK.finditer(result.stdout)
+    ]
+    return HarnessRun([int(x, 16) for x in lines], n, first, first_out, last, lat_sum, lat_max, blocks=blocks)

@@ -120,6 +120,13 @@ def test_network_predict_whole_split_equals_reference(weight, act, inp, folding,
     assert free.steady_cycles_per_inference == design.cycles_per_inference
     _, one = backend.predict_int(hls_model, x_int[:1], tag="one")
     assert one.latency_max == design.interface["latency_cycles_estimate"]
+    # per block (harness probes): done cycle of one inference == the beat-timing model; inside the free-running
+    # pipeline every block completes an inference every cycles_per_inference cycles
+    from flow.rtl.generate import block_times
+
+    predicted = [t[-1] for t in block_times(design.blocks, design.interface["input"]["beats_per_inference"])]
+    assert [done0 - one.first_in_cycle for done0, _ in one.blocks] == predicted
+    assert [interval for _, interval in free.blocks] == [design.cycles_per_inference] * len(design.blocks)
     iface = json.loads((tmp_path / "rtl" / "interface.json").read_text())
     assert iface["input"]["beats_per_inference"] * iface["input"]["elements_per_beat"] == 64
 
