@@ -1,7 +1,8 @@
 """``flow.qat``: quantization-aware training on Brevitas (presets, layers, data, training)."""
 
+from flow.qat.adder import AdderConv2d, AdderLinear
 from flow.qat.data import DATASETS, Dataset, Split, load_dataset
-from flow.qat.layers import QAct, QConv2d, QLinear
+from flow.qat.layers import AffineBatchNorm1d, QAct, QConv2d, QLinear
 from flow.qat.quant import Kind, QuantSpec, binary, floating, int_, parse, ternary, uint
 from flow.qat.train import (
     TrainConfig,
@@ -16,6 +17,9 @@ from flow.qat.train import (
 
 __all__ = [
     "DATASETS",
+    "AdderConv2d",
+    "AdderLinear",
+    "AffineBatchNorm1d",
     "Dataset",
     "Kind",
     "QAct",
