@@ -31,7 +31,7 @@ QUANT_OPS = ("Quant", "BipolarQuant", "Trunc")
 SUPPORTED_OPS = frozenset(
     {
         "Quant", "BipolarQuant", "MatMul", "Add", "Mul", "BatchNormalization", "Relu",
-        "Reshape", "Flatten", "Conv", "MaxPool", "Transpose", "Identity", "Pad", "AdderMatMul",
+        "Reshape", "Flatten", "Conv", "MaxPool", "Transpose", "Identity", "Pad", "AdderMatMul", "AdderConv",
     }
 )
 

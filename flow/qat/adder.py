@@ -9,9 +9,9 @@
 * Training as published: the gradient with respect to W is the full-precision difference ``x - w`` (not its
   sign), the gradient with respect to X is ``HardTanh(w - x)``, and each layer's weight gradient is rescaled
   to ``eta * sqrt(k) / ||grad||_2`` (k = number of weights; the adaptive learning rate that balances layers).
-* Export (:class:`AdderLinear` only): the layer becomes ``Quant(x)``, ``Quant(W)`` and one custom node
-  ``AdderMatMul`` of the domain ``flow.qonnx_ops`` (W as ``(in, out)``, the MatMul layout), which qonnx
-  executes (:mod:`flow.qonnx_ops`) and hls4ml parses through qflow's handler (:mod:`flow.compile.adder`).
+* Export: the layer becomes ``Quant(x)``, ``Quant(W)`` and one custom node of the domain ``flow.qonnx_ops``,
+  ``AdderMatMul`` (W as ``(in, out)``, the MatMul layout) or ``AdderConv``, which qonnx executes
+  (:mod:`flow.qonnx_ops`) and hls4ml parses through qflow's handlers (:mod:`flow.compile.adder`).
 
 The weight parameter is stored as ``(in_features, out_features)`` (the MatMul layout, so export needs no
 transpose); :class:`AdderConv2d` stores ``(C*K*K, out_channels)`` in ``torch.nn.functional.unfold`` order.
@@ -128,27 +128,30 @@ class _AdderBase(nn.Module):
         if eta is not None:
             self.weight.register_hook(_adaptive_hook(float(eta), self.weight.numel()))
 
-    def quantize(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(quantized x, weights on x's grid): both ``code * s`` with one power-of-two ``s`` and k-bit codes."""
+    def quantize(self, x: torch.Tensor, weight: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(quantized x, weights on x's grid): both ``code * s`` with one power-of-two ``s`` and k-bit codes.
+
+        ``weight`` defaults to the layer's parameter (export passes it reordered; quantization is elementwise)."""
+        weight = self.weight if weight is None else weight
         if self.input_quant is None:
-            return x, self.weight
+            return x, weight
         q = self.input_quant(x)
         lo, hi = _code_range(self.spec)
         if torch.compiler.is_exporting():
             # in Brevitas' export mode the quantizer returns a plain tensor; its scale is the export constant
             scale = self.input_quant.act_quant.export_handler.symbolic_kwargs["scale"]
-            return q, self._export_weight_quant(scale)
+            return q, self._export_weight_quant(weight, scale)
         scale = q.scale.detach()
-        codes = torch.clamp(_RoundSte.apply(self.weight / scale), lo, hi)
+        codes = torch.clamp(_RoundSte.apply(weight / scale), lo, hi)
         return q.value, codes * scale
 
-    def _export_weight_quant(self, scale: torch.Tensor) -> torch.Tensor:
+    def _export_weight_quant(self, weight: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
         from brevitas.export.onnx.qonnx.function import BrevitasQuantOp
 
-        zero = torch.zeros((), dtype=self.weight.dtype)
+        zero = torch.zeros((), dtype=weight.dtype)
         bits = torch.tensor(float(self.spec.bits))
         signed = self.spec.kind is Kind.INT
-        return BrevitasQuantOp.dynamo.apply(self.weight, scale, zero, bits, False, signed, "ROUND")
+        return BrevitasQuantOp.dynamo.apply(weight, scale, zero, bits, False, signed, "ROUND")
 
 
 class AdderLinear(_AdderBase):
@@ -196,9 +199,8 @@ class AdderLinear(_AdderBase):
 class AdderConv2d(_AdderBase):
     """A 2-D adder convolution: each output pixel is ``-sum |window - W[:, oc]|`` over the K x K x C window.
 
-    Trains like :class:`AdderLinear` (same quantization and gradients). Export is not implemented: qflow maps
-    adder *fully connected* layers to QONNX/hls4ml/RTL; an adder convolution in an exported graph is refused
-    with an error naming the layer.
+    Trains like :class:`AdderLinear` (same quantization and gradients). Exports as the custom node
+    ``AdderConv`` (``flow.qonnx_ops``) with the weight parameter ``(C*K*K, out_channels)`` in unfold order.
     """
 
     def __init__(
@@ -217,19 +219,36 @@ class AdderConv2d(_AdderBase):
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if torch.compiler.is_exporting():
-            raise UnsupportedError(
-                "AdderConv2d: QONNX export of adder convolutions is not implemented (only AdderLinear exports); "
-                "the adder_lenet5 recipe waits for it"
-            )
         n, _, h, w = x.shape
-        xq, wq = self.quantize(x)
         k, s, p = self.kernel_size, self.stride, self.padding
+        if torch.compiler.is_exporting():
+            return self._export(x, n, h, w)
+        xq, wq = self.quantize(x)
         cols = F.unfold(xq, k, padding=p, stride=s)  # (N, C*K*K, L)
         oh, ow = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
         flat = cols.transpose(1, 2).reshape(-1, cols.shape[1])
         y = AdderFunction.apply(flat, wq)  # (N*L, OC)
         return y.reshape(n, oh * ow, self.out_channels).transpose(1, 2).reshape(n, self.out_channels, oh, ow)
+
+    def _export(self, x: torch.Tensor, n: int, h: int, w: int) -> torch.Tensor:
+        """``Quant(x)``, ``Quant(W as (OC, C, K, K))`` and the ``AdderConv`` node (weights reordered before the
+        quantizer, so the reordering folds into the initializer)."""
+        k, s, p = self.kernel_size, self.stride, self.padding
+        weight = self.weight.t().reshape(self.out_channels, self.in_channels, k, k)
+        if self.input_quant is None:
+            raise UnsupportedError(
+                "AdderConv2d: a float adder layer has no exact hardware form; use quant='uint<k>' or 'int<k>'"
+            )
+        xq, wq = self.quantize(x, weight)
+        oh, ow = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+        return torch.onnx.ops.symbolic(
+            f"{ADDER_DOMAIN}::AdderConv",
+            (xq, wq),
+            {"kernel_shape": [k, k], "strides": [s, s], "pads": [p, p, p, p], "data_layout": "NCHW"},
+            dtype=xq.dtype,
+            shape=(n, self.out_channels, oh, ow),
+            version=1,
+        )
 
     def extra_repr(self) -> str:
         return (
