@@ -235,8 +235,12 @@ def for_hls4ml(model):
     original), and nodes are renamed by :func:`clean`.
     """
     _check_image_ops(model)
-    if not any(node.op_type in ("Conv", "MaxPool") and not node.domain for node in model.graph.node):
+    if not any(
+        (node.op_type in ("Conv", "MaxPool") and not node.domain) or node.op_type == "AdderConv"
+        for node in model.graph.node
+    ):
         return model
+    model = _adder_conv_channels_last(model)
     import warnings
 
     from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
@@ -246,6 +250,38 @@ def for_hls4ml(model):
         # of a quantizer node; the lowering absorbs that transpose itself (see flow.compile.lower)
         warnings.filterwarnings("ignore", message="Could not find weight initializer")
         return clean(model.transform(ConvertToChannelsLastAndClean()))
+
+
+def _adder_conv_channels_last(model):
+    """Each ``AdderConv`` becomes ``Transpose(NCHW->NHWC)``, the NHWC ``AdderConv``, ``Transpose(NHWC->NCHW)``:
+    what qonnx's ``InsertChannelsLastDomainsAndTrafos`` does for a standard Conv, so that its later passes move
+    and cancel these transposes like theirs (qonnx does not know qflow's op)."""
+    import copy
+
+    from onnx import TensorProto
+
+    model = copy.deepcopy(model)  # the caller's graph stays as exported (the reference runs it)
+    graph = model.graph
+    for node in list(graph.node):
+        if node.op_type != "AdderConv":
+            continue
+        layout = next((helper.get_attribute_value(a) for a in node.attribute if a.name == "data_layout"), b"NCHW")
+        if (layout.decode() if isinstance(layout, bytes) else layout) != "NCHW":
+            continue
+        n, c, h, w = model.get_tensor_shape(node.input[0])
+        _, oc, oh, ow = model.get_tensor_shape(node.output[0])
+        x_nhwc, y_nhwc = model.make_new_valueinfo_name(), model.make_new_valueinfo_name()
+        graph.value_info.append(helper.make_tensor_value_info(x_nhwc, TensorProto.FLOAT, [n, h, w, c]))
+        graph.value_info.append(helper.make_tensor_value_info(y_nhwc, TensorProto.FLOAT, [n, oh, ow, oc]))
+        index = list(graph.node).index(node)
+        graph.node.insert(index, helper.make_node("Transpose", [node.input[0]], [x_nhwc], perm=[0, 2, 3, 1]))
+        graph.node.insert(index + 2, helper.make_node("Transpose", [y_nhwc], [node.output[0]], perm=[0, 3, 1, 2]))
+        node.input[0], node.output[0] = x_nhwc, y_nhwc
+        for attr in node.attribute:
+            if attr.name == "data_layout":
+                attr.s = b"NHWC"
+        node.attribute.append(helper.make_attribute("out_shape", [n, oh, ow, oc]))
+    return model
 
 
 def _check_image_ops(model) -> None:

@@ -131,8 +131,8 @@ def test_bad_adder_configurations_are_refused(tmp_path):
         AdderLinear(4, 2, "binary")
     with pytest.raises(Exception, match="float adder layer has no exact hardware form"):
         export_qonnx(nn.Sequential(AdderLinear(4, 2)).eval(), (4,), tmp_path / "f.onnx")
-    with pytest.raises(Exception, match="AdderConv2d: QONNX export"):
-        export_qonnx(nn.Sequential(AdderConv2d(1, 2, 3, quant="uint4")).eval(), (1, 5, 5), tmp_path / "c.onnx")
+    with pytest.raises(Exception, match="AdderConv2d: a float adder layer has no exact hardware form"):
+        export_qonnx(nn.Sequential(AdderConv2d(1, 2, 3)).eval(), (1, 5, 5), tmp_path / "c.onnx")
     assert not (tmp_path / "f.onnx").exists() and not (tmp_path / "c.onnx").exists()
 
     class _Precision:
@@ -147,3 +147,42 @@ def test_bad_adder_configurations_are_refused(tmp_path):
         _adder_weights(layer, IntType(4, False, 4))
     with pytest.raises(UnsupportedError, match=r"adder0.*bipolar"):
         _adder_weights(layer, IntType(1, True, 0, bipolar=True))
+
+
+def _tiny_adder_cnn() -> nn.Sequential:
+    """AdderConv(pad 1) -> BN -> quantizer -> max-pool -> AdderConv (input already on the grid) -> BN ->
+    quantizer -> flatten -> AdderLinear (input on the grid) -> BN -> int8 logits."""
+    from flow.qat import QAct
+    from flow.qat.adder import adder_act
+
+    torch.manual_seed(0)
+    return nn.Sequential(
+        AdderConv2d(1, 4, 3, padding=1, quant="uint4"), nn.BatchNorm2d(4), adder_act("uint4", 4.0),
+        nn.MaxPool2d(2), AdderConv2d(4, 6, 3, quant="uint4", act_max=4.0, quantize_input=False), nn.BatchNorm2d(6),
+        adder_act("uint4", 4.0), nn.Flatten(), AdderLinear(24, 5, "uint4", act_max=4.0, quantize_input=False),
+        nn.BatchNorm1d(5), QAct("int8", max_val=8.0),
+    )
+
+
+def test_adder_cnn_exports_exactly_and_lowers_to_adder_convolutions(tmp_path):
+    from flow.export import compare_with_torch, export_qonnx
+    from flow.reference import Reference
+    from flow.rtl.ops.mvau import MvauMode
+    from flow.synth import convert
+
+    model = _tiny_adder_cnn()
+    model.train()
+    with torch.no_grad():
+        model(torch.rand(32, 1, 8, 8))
+    model.eval()
+    wrapper = export_qonnx(model, (1, 8, 8), tmp_path / "cnn.onnx")
+    assert [n.op_type for n in wrapper.graph.node].count("AdderConv") == 2
+    x = np.random.default_rng(0).random((64, 1, 8, 8)).astype(np.float32)
+    assert compare_with_torch(model, wrapper, x).differing_outputs == 0
+    hls_model = convert(wrapper, tmp_path / "rtl", folding="folded")
+    net = hls_model.config.backend.network(hls_model)
+    kinds = [type(layer).__name__ for layer in net.layers]
+    assert kinds.count("SlidingWindow") == 2 and "MaxPool" in kinds and "Pad" in kinds
+    assert [layer.mode for layer in net.layers if hasattr(layer, "mode")] == [MvauMode.ADDER] * 3
+    gold = net.run(net.quantize_input(x)) * net.output_type.scale
+    assert np.array_equal(gold, Reference(wrapper).run(x))

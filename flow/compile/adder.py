@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 ADDER_LAYER = "QflowAdderDense"
+ADDER_CONV_LAYER = "QflowAdderConv2D"
 _registered = False
 
 
@@ -86,21 +87,98 @@ def _classes():
             model.replace_node(node, new)
             return True
 
-    return AdderMatMul, QflowAdderDense, AdderConstToDense
+    class AdderConv(Layer):
+        """The parsed channels-last ``AdderConv`` node before its weights are attached (an intermediate form)."""
+
+        def initialize(self):
+            self.add_output_variable([self.get_attr("out_height"), self.get_attr("out_width"), self.get_attr("n_filt")])
+
+    class QflowAdderConv2D(Layer):
+        """Channels-last 2-D adder convolution: each output pixel ``-sum |window - W[..., oc]|``; weights
+        ``(K, K, C, OC)`` like hls4ml's Conv2D (window element order ky, kx, c); no bias."""
+
+        _expected_attributes = [
+            Attribute(name)
+            for name in (
+                "in_height", "in_width", "out_height", "out_width", "n_chan", "n_filt", "filt_height", "filt_width",
+                "stride_height", "stride_width", "pad_top", "pad_bottom", "pad_left", "pad_right",
+            )
+        ] + [WeightAttribute("weight"), TypeAttribute("weight")]
+
+        def initialize(self):
+            self.add_output_variable([self.attributes["out_height"], self.attributes["out_width"],
+                                      self.attributes["n_filt"]])
+            self.add_weights(quantizer=self.get_attr("weight_quantizer"))
+
+    class AdderConvConstToConv2D(OptimizerPass):
+        """``AdderConv`` whose second input is a ``Constant`` -> ``QflowAdderConv2D``."""
+
+        def match(self, node):
+            return (
+                isinstance(node, AdderConv)
+                and len(node.inputs) == 2
+                and isinstance(node.get_input_node(node.inputs[1]), Constant)
+            )
+
+        def transform(self, model, node):
+            const = node.get_input_node(node.inputs[1])
+            weights = np.asarray(const.attributes["value"])  # (OC, C, K, K)
+            config = model.config.get_layer_config(node)
+            new_name = f"Adder_{node.name}"
+            model.config.set_name_config(new_name, config)
+            model.config.parse_name_config(new_name, config)
+            attributes = {k: node.get_attr(k) for k in CONV_ATTRIBUTES}
+            attributes["weight_data"] = np.ascontiguousarray(weights.transpose(2, 3, 1, 0))  # (K, K, C, OC)
+            attributes["weight_quantizer"] = const.get_attr("quantizer")
+            new = model.make_node(QflowAdderConv2D, new_name, attributes, [node.inputs[0]], list(node.outputs))
+            model.remove_node(const)
+            del node.inputs[1]
+            model.replace_node(node, new)
+            return True
+
+    return AdderMatMul, QflowAdderDense, AdderConstToDense, AdderConv, QflowAdderConv2D, AdderConvConstToConv2D
 
 
-def adder_layer_class():
-    """The registered ``QflowAdderDense`` hls4ml layer class (registering it first if needed)."""
+CONV_ATTRIBUTES = (
+    "in_height", "in_width", "out_height", "out_width", "n_chan", "n_filt", "filt_height", "filt_width",
+    "stride_height", "stride_width", "pad_top", "pad_bottom", "pad_left", "pad_right",
+)
+
+
+def adder_layer_class(name: str = ADDER_LAYER):
+    """The registered hls4ml layer class ``name`` (``QflowAdderDense`` or ``QflowAdderConv2D``)."""
     register()
     from hls4ml.model.layers import layer_map
 
-    return layer_map[ADDER_LAYER]
+    return layer_map[name]
 
 
 def _parse_adder_matmul(node, input_names, input_shapes, graph) -> dict:
     if len(node.input) != 2:
         raise ValueError(f"AdderMatMul node {node.name!r}: expected 2 inputs (x, W), got {len(node.input)}")
     return {"class_name": "AdderMatMul", "name": node.name, "inputs": input_names, "outputs": list(node.output)}
+
+
+def _parse_adder_conv(node, input_names, input_shapes, graph) -> dict:
+    from onnx import helper
+
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    layout = attrs.get("data_layout", b"NCHW")
+    layout = layout.decode() if isinstance(layout, bytes) else layout
+    if layout != "NHWC":
+        raise ValueError(
+            f"AdderConv node {node.name!r}: expected the channels-last form (data_layout NHWC, made by "
+            f"flow.export.for_hls4ml), got {layout}"
+        )
+    k, s, p = int(attrs["kernel_shape"][0]), int(attrs.get("strides", [1])[0]), int(attrs.get("pads", [0])[0])
+    _, h, w, c = (int(d) for d in input_shapes[0])
+    n_filt = int(attrs["out_shape"][3])
+    return {
+        "class_name": "AdderConv", "name": node.name, "inputs": input_names, "outputs": list(node.output),
+        "in_height": h, "in_width": w, "n_chan": c, "n_filt": n_filt, "filt_height": k, "filt_width": k,
+        "stride_height": s, "stride_width": s, "pad_top": p, "pad_bottom": p, "pad_left": p, "pad_right": p,
+        "out_height": (h + 2 * p - k) // s + 1, "out_width": (w + 2 * p - k) // s + 1,
+    }
 
 
 def register() -> None:
@@ -113,14 +191,16 @@ def register() -> None:
     from hls4ml.model.layers import layer_map, register_layer
     from hls4ml.model.optimizer import get_available_passes, register_pass
 
-    matmul, dense, to_dense = _classes()
-    if "AdderMatMul" not in layer_handlers:
-        register_onnx_layer_handler("AdderMatMul", _parse_adder_matmul)
-    for name, cls in (("AdderMatMul", matmul), (ADDER_LAYER, dense)):
+    matmul, dense, to_dense, conv, conv2d, to_conv2d = _classes()
+    for op, handler in (("AdderMatMul", _parse_adder_matmul), ("AdderConv", _parse_adder_conv)):
+        if op not in layer_handlers:
+            register_onnx_layer_handler(op, handler)
+    for name, cls in (("AdderMatMul", matmul), (ADDER_LAYER, dense), ("AdderConv", conv), (ADDER_CONV_LAYER, conv2d)):
         if name not in layer_map:
             register_layer(name, cls)
-    if "qflow_adder_const_to_dense" not in get_available_passes():
-        register_pass("qflow_adder_const_to_dense", to_dense)
-    if "qflow_adder_const_to_dense" not in get_flow("parse_qonnx").optimizers:
-        update_flow("parse_qonnx", add_optimizers=["qflow_adder_const_to_dense"])
+    for name, cls in (("qflow_adder_const_to_dense", to_dense), ("qflow_adder_conv_to_conv2d", to_conv2d)):
+        if name not in get_available_passes():
+            register_pass(name, cls)
+        if name not in get_flow("parse_qonnx").optimizers:
+            update_flow("parse_qonnx", add_optimizers=[name])
     _registered = True

@@ -163,7 +163,8 @@ def _adder_weights(layer, in_type: IntType) -> tuple[np.ndarray, int]:
     input (fewer fraction bits) are shifted onto it (exact); a finer one cannot be, and is refused."""
     if in_type.bipolar:
         raise UnsupportedError(f"layer {layer.name!r}: adder layers take k-bit integer inputs, got a bipolar input")
-    data = np.asarray(layer.weights["weight"].data, dtype=np.float64).T
+    raw = np.asarray(layer.weights["weight"].data, dtype=np.float64)
+    data = raw.reshape(-1, raw.shape[-1]).T  # (MH, MW): dense (MW, MH) or channels-last conv (K, K, C, OC)
     p = layer.weights["weight"].type.precision
     w_frac = int(p.width) - int(p.integer)
     if w_frac > in_type.frac:
@@ -409,15 +410,23 @@ def lower(hls_model, fold: FoldFn) -> Network:
             add_matvec(layer, W, w_frac, w_bipolar, in_type, 1, int(W.shape[1]))
         elif kind == "QflowAdderDense":
             in_type = ready_input(layer)
-            if image is not None or chw_flatten is not None:
+            if image is not None:
                 raise UnsupportedError(
-                    f"layer {layer.name!r}: an adder layer expects a vector input, not a feature map"
+                    f"layer {layer.name!r}: an adder layer on a {image.h}x{image.w}x{image.c} feature map needs a "
+                    "Flatten before it"
                 )
             W, frac = _adder_weights(layer, in_type)
+            if chw_flatten is not None:  # columns from (c, h, w) to the stream's (h, w, c), as for Dense
+                f = chw_flatten
+                if W.shape[1] != f.pixels * f.c:
+                    raise UnsupportedError(f"layer {layer.name!r}: expected {f.pixels * f.c} inputs after the flatten")
+                W = W.reshape(-1, f.c, f.h, f.w).transpose(0, 2, 3, 1).reshape(W.shape[0], -1)
+                chw_flatten = None
             add_matvec(layer, W, frac - in_type.frac, False, in_type, 1, int(W.shape[1]), adder=True)
-        elif kind in ("Conv2D", "Pooling2D") and chw_flatten is not None:
+        elif kind in ("Conv2D", "QflowAdderConv2D", "Pooling2D") and chw_flatten is not None:
             raise UnsupportedError(f"layer {layer.name!r}: expected a channels-last input, got a channels-first one")
-        elif kind == "Conv2D":
+        elif kind in ("Conv2D", "QflowAdderConv2D"):
+            adder = kind == "QflowAdderConv2D"
             in_type = ready_input(layer)
             if image is None:
                 raise UnsupportedError(f"layer {layer.name!r}: Conv2D expected an image input, got a vector")
@@ -441,7 +450,11 @@ def lower(hls_model, fold: FoldFn) -> Network:
                 pad = Pad(f"{layer.name}_pad", image, *pads, value=0, simd=1, elem_type=in_type)
                 net.layers.append(pad)
                 image = pad.ofm
-            W, w_frac, w_bipolar = _dense_weights(layer)
+            if adder:
+                W, frac = _adder_weights(layer, in_type)
+                w_frac, w_bipolar = frac - in_type.frac, False
+            else:
+                W, w_frac, w_bipolar = _dense_weights(layer)
             if W.shape[1] != k * k * image.c:
                 raise UnsupportedError(
                     f"layer {layer.name!r}: weights {layer.weights['weight'].data.shape} do not match a "
@@ -449,7 +462,7 @@ def lower(hls_model, fold: FoldFn) -> Network:
                 )
             swg = SlidingWindow(f"{layer.name}_swg", image, k, stride, simd=1, elem_type=in_type)
             net.layers.append(swg)
-            mv = add_matvec(layer, W, w_frac, w_bipolar, in_type, swg.ofm.pixels, image.c)
+            mv = add_matvec(layer, W, w_frac, w_bipolar, in_type, swg.ofm.pixels, image.c, adder=adder)
             net.layers[-2] = SlidingWindow(swg.name, image, k, stride, simd=mv.simd, elem_type=in_type)
             if any(pads):  # the padding block streams at the convolution's width too
                 old = net.layers[-3]

@@ -95,10 +95,40 @@ def _code_range(spec: QuantSpec) -> tuple[int, int]:
     return -(1 << (spec.bits - 1)), (1 << (spec.bits - 1)) - 1
 
 
-class _AdderBase(nn.Module):
-    """Weights, the optional input quantizer and the adaptive learning rate shared by the adder layers."""
+def adder_act(quant: str | QuantSpec, act_max: float = 1.0, return_quant_tensor: bool = False) -> nn.Module:
+    """The activation quantizer adder layers use: ``uint<k>`` a quantized ReLU, ``int<k>`` a signed quantizer,
+    with a *constant* power-of-two scale, ``act_max / 2^k`` (``2^(k-1)`` when signed) rounded to a power of two.
 
-    def __init__(self, n_in: int, n_out: int, quant: str | QuantSpec, act_max: float, eta: float | None) -> None:
+    Put it before a max-pool that feeds an adder layer built with ``quantize_input=False`` (same ``quant`` and
+    ``act_max``): the adder layer then puts its weights on this quantizer's grid.
+
+    Why constant: the weights live on the input's grid, so the grid must not move during training. A learned
+    scale jumps when Brevitas ends its statistics phase (and is not a power of two before that), which
+    re-quantizes every weight at once: measured on adder_mlp_mnist, accuracy fell to 0.10 at that step.
+    """
+    from brevitas.inject.enum import ScalingImplType
+    from brevitas.nn import QuantIdentity, QuantReLU
+
+    spec = parse(quant)
+    if spec.kind not in (Kind.INT, Kind.UINT):
+        raise QuantSpecError(f"adder_act: expected 'int<k>' or 'uint<k>', got {spec.name}")
+    quantizer = act_quantizer(spec, max_val=act_max).let(scaling_impl_type=ScalingImplType.CONST, scaling_const=act_max)
+    cls = QuantReLU if spec.kind is Kind.UINT else QuantIdentity
+    return cls(act_quant=quantizer, return_quant_tensor=return_quant_tensor)
+
+
+class _AdderBase(nn.Module):
+    """Weights, the input grid (and its quantizer) and the adaptive learning rate shared by the adder layers."""
+
+    def __init__(
+        self,
+        n_in: int,
+        n_out: int,
+        quant: str | QuantSpec,
+        act_max: float,
+        eta: float | None,
+        quantize_input: bool = True,
+    ) -> None:
         super().__init__()
         self.spec = parse(quant)
         if self.spec.kind not in (Kind.FLOAT, Kind.INT, Kind.UINT):
@@ -111,19 +141,13 @@ class _AdderBase(nn.Module):
         lo = 0.0 if self.spec.kind is Kind.UINT else -act_max
         nn.init.uniform_(self.weight, lo, act_max)
         self.input_quant: nn.Module | None = None
-        if self.spec.kind is not Kind.FLOAT:
-            from brevitas.inject.enum import ScalingImplType
-            from brevitas.nn import QuantIdentity, QuantReLU
-
-            # A constant power-of-two scale (from act_max): the weights live on the input's grid, so the grid
-            # must not move during training. A learned scale jumps when Brevitas ends its statistics phase
-            # (and is not a power of two before that), which re-quantizes every weight at once: measured on
-            # adder_mlp_mnist, accuracy fell to 0.10 at that step before recovering.
-            quantizer = act_quantizer(self.spec, max_val=act_max).let(
-                scaling_impl_type=ScalingImplType.CONST, scaling_const=act_max
-            )
-            cls = QuantReLU if self.spec.kind is Kind.UINT else QuantIdentity
-            self.input_quant = cls(act_quant=quantizer, return_quant_tensor=True)
+        self.quantized = self.spec.kind is not Kind.FLOAT
+        if self.quantized:
+            with torch.no_grad():  # the grid's scale, a constant (not saved: it follows from quant and act_max)
+                scale = adder_act(self.spec, act_max, return_quant_tensor=True).eval()(torch.zeros(1, 1)).scale
+            self.register_buffer("grid_scale", scale.detach().clone().reshape(()), persistent=False)
+            if quantize_input:
+                self.input_quant = adder_act(self.spec, act_max, return_quant_tensor=True)
         self.eta = eta
         if eta is not None:
             self.weight.register_hook(_adaptive_hook(float(eta), self.weight.numel()))
@@ -131,19 +155,22 @@ class _AdderBase(nn.Module):
     def quantize(self, x: torch.Tensor, weight: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(quantized x, weights on x's grid): both ``code * s`` with one power-of-two ``s`` and k-bit codes.
 
-        ``weight`` defaults to the layer's parameter (export passes it reordered; quantization is elementwise)."""
+        Without an own input quantizer (``quantize_input=False``) ``x`` must already be on the grid (an
+        :func:`adder_act` with the same settings before it). ``weight`` defaults to the layer's parameter (export
+        passes it reordered; quantization is elementwise)."""
         weight = self.weight if weight is None else weight
-        if self.input_quant is None:
+        if not self.quantized:
             return x, weight
-        q = self.input_quant(x)
-        lo, hi = _code_range(self.spec)
+        scale = self.grid_scale
+        if self.input_quant is not None:
+            q = self.input_quant(x)
+            # Brevitas' export mode returns a plain tensor, eager mode a QuantTensor
+            x = q if torch.compiler.is_exporting() else q.value
         if torch.compiler.is_exporting():
-            # in Brevitas' export mode the quantizer returns a plain tensor; its scale is the export constant
-            scale = self.input_quant.act_quant.export_handler.symbolic_kwargs["scale"]
-            return q, self._export_weight_quant(weight, scale)
-        scale = q.scale.detach()
+            return x, self._export_weight_quant(weight, scale)
+        lo, hi = _code_range(self.spec)
         codes = torch.clamp(_RoundSte.apply(weight / scale), lo, hi)
-        return q.value, codes * scale
+        return x, codes * scale
 
     def _export_weight_quant(self, weight: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
         from brevitas.export.onnx.qonnx.function import BrevitasQuantOp
@@ -157,9 +184,10 @@ class _AdderBase(nn.Module):
 class AdderLinear(_AdderBase):
     """``y = -sum_i |x_i - W[i, :]|``; ``quant`` = ``"float"`` | ``"int<k>"`` | ``"uint<k>"`` (x and W share it).
 
-    ``act_max`` initialises the input quantizer's power-of-two scale; ``eta`` is AdderNet's adaptive learning
-    rate coefficient (``None`` disables the gradient rescaling). Input (B, in_features), output
-    (B, out_features).
+    ``act_max`` sets the input grid's power-of-two scale (:func:`adder_act`); ``eta`` is AdderNet's adaptive
+    learning rate coefficient (``None`` disables the gradient rescaling); ``quantize_input=False`` takes an input
+    already on the grid (from an :func:`adder_act` with the same settings, e.g. before a max-pool). Input
+    (B, in_features), output (B, out_features).
     """
 
     def __init__(
@@ -169,8 +197,9 @@ class AdderLinear(_AdderBase):
         quant: str | QuantSpec = "float",
         act_max: float = 1.0,
         eta: float | None = 0.1,
+        quantize_input: bool = True,
     ) -> None:
-        super().__init__(in_features, out_features, quant, act_max, eta)
+        super().__init__(in_features, out_features, quant, act_max, eta, quantize_input)
         self.in_features, self.out_features = in_features, out_features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -178,7 +207,7 @@ class AdderLinear(_AdderBase):
             raise ValueError(f"AdderLinear: expected input (batch, {self.in_features}), got {tuple(x.shape)}")
         xq, wq = self.quantize(x)
         if torch.compiler.is_exporting():
-            if self.input_quant is None:
+            if not self.quantized:
                 raise UnsupportedError(
                     "AdderLinear: a float adder layer has no exact hardware form; use quant='uint<k>' or 'int<k>'"
                 )
@@ -213,8 +242,9 @@ class AdderConv2d(_AdderBase):
         quant: str | QuantSpec = "float",
         act_max: float = 1.0,
         eta: float | None = 0.1,
+        quantize_input: bool = True,
     ) -> None:
-        super().__init__(in_channels * kernel_size * kernel_size, out_channels, quant, act_max, eta)
+        super().__init__(in_channels * kernel_size * kernel_size, out_channels, quant, act_max, eta, quantize_input)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
 
@@ -235,7 +265,7 @@ class AdderConv2d(_AdderBase):
         quantizer, so the reordering folds into the initializer)."""
         k, s, p = self.kernel_size, self.stride, self.padding
         weight = self.weight.t().reshape(self.out_channels, self.in_channels, k, k)
-        if self.input_quant is None:
+        if not self.quantized:
             raise UnsupportedError(
                 "AdderConv2d: a float adder layer has no exact hardware form; use quant='uint<k>' or 'int<k>'"
             )

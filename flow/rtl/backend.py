@@ -101,7 +101,7 @@ def _backend_class():
             # target divided by the windows per image. "folded" then balances the pipeline at the slowest
             # convolution's fastest fold (SIMD = C, PE = outputs: K*K cycles per window), the best any
             # layer can reach, and folds every other layer as far as that allows.
-            convs = [layer for layer in model.get_layers() if layer.class_name == "Conv2D"]
+            convs = [layer for layer in model.get_layers() if layer.class_name in ("Conv2D", "QflowAdderConv2D")]
             balanced = max(
                 (int(c.get_attr("out_height")) * int(c.get_attr("out_width")) * int(c.get_attr("filt_height")) ** 2
                  for c in convs),

@@ -296,8 +296,8 @@ def test_logic_depth_parses_yosys_ltp_output():
 
 
 @pytest.mark.sim
-@pytest.mark.parametrize("folding", ["folded", "parallel"])
-def test_conv_network_rtl_equals_golden_with_stalls(folding, tmp_path):
+@pytest.mark.parametrize(("folding", "adder"), [("folded", False), ("parallel", False), ("folded", True)])
+def test_conv_network_rtl_equals_golden_with_stalls(folding, adder, tmp_path):
     """A small CNN (padding, two convolutions, max-pool, flatten, dense) through the RTL: == golden under
     40 % stalls on both sides; cycles/inference as predicted, latency within 5 % of its estimate."""
     import torch
@@ -310,18 +310,28 @@ def test_conv_network_rtl_equals_golden_with_stalls(folding, tmp_path):
     from flow.synth import convert
 
     seed_everything(0)
-    model = nn.Sequential(
-        QAct("uint4"),
-        QConv2d(1, 4, 3, weight="int4", padding=1),
-        nn.BatchNorm2d(4),
-        QAct("uint4"),
-        nn.MaxPool2d(2),
-        QConv2d(4, 6, 3, weight="binary"),
-        nn.BatchNorm2d(6),
-        QAct("uint3"),
-        nn.Flatten(),
-        QLinear(6 * 3 * 3, 5, "int4"),
-    )
+    if adder:  # the same shapes with AdderNet layers (x and w on one grid per layer)
+        from flow.qat.adder import AdderConv2d, AdderLinear, adder_act
+
+        model = nn.Sequential(
+            AdderConv2d(1, 4, 3, padding=1, quant="uint4"), nn.BatchNorm2d(4), adder_act("uint4", 4.0),
+            nn.MaxPool2d(2), AdderConv2d(4, 6, 3, quant="uint4", act_max=4.0, quantize_input=False),
+            nn.BatchNorm2d(6), adder_act("uint4", 4.0), nn.Flatten(),
+            AdderLinear(6 * 3 * 3, 5, "uint4", act_max=4.0, quantize_input=False),
+        )
+    else:
+        model = nn.Sequential(
+            QAct("uint4"),
+            QConv2d(1, 4, 3, weight="int4", padding=1),
+            nn.BatchNorm2d(4),
+            QAct("uint4"),
+            nn.MaxPool2d(2),
+            QConv2d(4, 6, 3, weight="binary"),
+            nn.BatchNorm2d(6),
+            QAct("uint3"),
+            nn.Flatten(),
+            QLinear(6 * 3 * 3, 5, "int4"),
+        )
     x = torch.rand(64, 1, 10, 10, generator=torch.Generator().manual_seed(2))
     model.train()
     with torch.no_grad():
