@@ -5,7 +5,8 @@
 
 ``AdderConv(x, W)``: AdderNet's convolution, each output pixel ``-sum |window - W[oc]|``; ``W`` is
 ``(OC, C, K, K)`` like ONNX Conv; attributes ``kernel_shape``, ``strides``, ``pads`` (as ONNX Conv, square and
-symmetric) and ``data_layout`` (``"NCHW"`` as exported, ``"NHWC"`` after :func:`flow.export.for_hls4ml`).
+symmetric) and ``data_layout`` (``"NCHW"`` as exported, ``"NHWC"`` after :func:`flow.export.for_hls4ml`, which
+also sets ``out_shape``).
 Exported by :class:`flow.qat.adder.AdderConv2d`.
 
 qonnx executes both here, exactly (float64 sums, cast to float32: exact whenever the codes' sums stay below
@@ -87,6 +88,7 @@ class AdderConv(CustomOp):
             "strides": ("ints", False, [1, 1]),
             "pads": ("ints", False, [0, 0, 0, 0]),
             "data_layout": ("s", False, "NCHW", {"NCHW", "NHWC"}),
+            "out_shape": ("ints", False, []),  # NHWC only: the output shape, for shape inference
         }
 
     def _geometry(self) -> tuple[int, int, int, str]:
@@ -106,10 +108,10 @@ class AdderConv(CustomOp):
             return helper.make_node(
                 "Conv", list(node.input), list(node.output), kernel_shape=[k, k], strides=[s, s], pads=[p] * 4
             )
-        n, h, w, _ = model.get_tensor_shape(node.input[0])  # NHWC only exists after the graph was inferred
-        oc = model.get_tensor_shape(node.input[1])[0]
-        oh, ow = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
-        return self.make_const_shape_op([n, oh, ow, oc])
+        shape = self.get_nodeattr("out_shape")  # NHWC nodes are made by a rewrite that knows their shape
+        if len(shape) != 4:
+            raise ValueError(f"AdderConv {node.name!r}: an NHWC node needs its out_shape attribute (4 ints)")
+        return self.make_const_shape_op(shape)
 
     def infer_node_datatype(self, model):
         model.set_tensor_datatype(self.onnx_node.output[0], DataType["FLOAT32"])
