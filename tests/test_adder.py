@@ -186,3 +186,38 @@ def test_adder_cnn_exports_exactly_and_lowers_to_adder_convolutions(tmp_path):
     assert [layer.mode for layer in net.layers if hasattr(layer, "mode")] == [MvauMode.ADDER] * 3
     gold = net.run(net.quantize_input(x)) * net.output_type.scale
     assert np.array_equal(gold, Reference(wrapper).run(x))
+
+
+@pytest.mark.parametrize("dims", [1, 2])
+def test_exact_batchnorm_rounds_like_onnxruntime(dims):
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    from flow.qat import ExactBatchNorm1d, ExactBatchNorm2d
+
+    rng = np.random.default_rng(dims)
+    c = 16
+    bn = (ExactBatchNorm1d if dims == 1 else ExactBatchNorm2d)(c).eval()
+    with torch.no_grad():
+        bn.weight.copy_(torch.from_numpy(rng.normal(1, 0.5, c).astype(np.float32)))
+        bn.bias.copy_(torch.from_numpy(rng.normal(0, 1, c).astype(np.float32)))
+        bn.running_mean.copy_(torch.from_numpy(rng.normal(-300, 100, c).astype(np.float32)))
+        bn.running_var.copy_(torch.from_numpy(rng.uniform(10, 5000, c).astype(np.float32)))
+    shape = [256, c] if dims == 1 else [64, c, 8, 8]
+    x = (rng.integers(-2000, 0, shape) * 0.25).astype(np.float32)  # adder-like outputs: large, negative
+    params = [bn.weight, bn.bias, bn.running_mean, bn.running_var]
+    node = helper.make_node("BatchNormalization", ["x", "g", "b", "m", "v"], ["y"], epsilon=bn.eps)
+    graph = helper.make_graph(
+        [node], "bn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)],
+        initializer=[numpy_helper.from_array(p.detach().numpy(), n) for p, n in zip(params, "gbmv", strict=True)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    expected = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(
+        None, {"x": x})[0]
+    with torch.no_grad():
+        got = bn(torch.from_numpy(x)).numpy()
+        fused = nn.functional.batch_norm(torch.from_numpy(x), *params[2:], *params[:2], False, 0.0, bn.eps).numpy()
+    assert np.array_equal(got, expected)
+    assert not np.array_equal(fused, expected)  # why the class exists: the fused kernel rounds differently

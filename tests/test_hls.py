@@ -156,3 +156,29 @@ def test_recipe_three_way_whole_test_split(recipe_name, tmp_path, monkeypatch):
         "HLS C-sim vs RTL sim",
     ]
     assert all(r["differing_outputs"] == 0 and r["vectors"] == report["simulation"]["vectors"] for r in rows)
+
+
+def test_adder_cnn_csim_equals_reference(tmp_path):
+    """AdderNet convolutions (padding, max-pool between adder layers, flatten) in the Vitis project, io_stream:
+    C-sim == golden == QONNX reference."""
+    import torch
+    from test_adder import _tiny_adder_cnn
+
+    from flow.export import export_qonnx
+    from flow.hls.stage import outputs_as_codes
+    from flow.hls.verify import pairwise, run_csim
+    from flow.reference import Reference
+
+    model = _tiny_adder_cnn()
+    model.train()
+    with torch.no_grad():
+        model(torch.rand(32, 1, 8, 8))
+    model.eval()
+    qonnx_model = export_qonnx(model, (1, 8, 8), tmp_path / "cnn.onnx")
+    x = np.random.default_rng(0).random((100, 1, 8, 8)).astype(np.float32)
+    project, csim = run_csim(qonnx_model, lambda net: net.quantize_input(x), tmp_path / "hls", {"IOType": "io_stream"})
+    net = project.network
+    reference = outputs_as_codes(Reference(qonnx_model).run(x), net.output_type.scale)
+    rows = pairwise({"reference": reference, "golden": net.run(net.quantize_input(x)), "csim": csim})
+    assert [r["differing_outputs"] for r in rows] == [0, 0, 0], rows
+    assert "nnet::qflow_adder_conv2d" in (tmp_path / "hls" / "firmware" / "qflow_hls.cpp").read_text()

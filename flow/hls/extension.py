@@ -160,6 +160,31 @@ def _layer_classes():
             params["w"] = node.get_weights("weight").name
             return self.template.format(**params)
 
+    conv_config_template = """struct config{index} : nnet::qflow_adder_conv_config {{
+    static const unsigned in_height = {in_height}, in_width = {in_width}, n_chan = {n_chan};
+    static const unsigned out_height = {out_height}, out_width = {out_width}, n_filt = {n_filt};
+    static const unsigned filt = {filt_height}, stride = {stride_height}, pad_top = {pad_top}, pad_left = {pad_left};
+    static const unsigned io_type = nnet::{iotype};
+    static const unsigned reuse_factor = {reuse};
+    typedef {weight_t} weight_t;
+    typedef {diff_t} diff_t;
+    typedef {accum_t} accum_t;
+}};\n"""
+    conv_function_template = "nnet::qflow_adder_conv2d<{input_t}, {output_t}, {config}>({input}, {output}, {w});"
+    from flow.compile.adder import ADDER_CONV_LAYER
+
+    adder_conv_cls = adder_layer_class(ADDER_CONV_LAYER)
+
+    class AdderConvConfigTemplate(AdderConfigTemplate):
+        def __init__(self):
+            LayerConfigTemplate.__init__(self, adder_conv_cls)
+            self.template = conv_config_template
+
+    class AdderConvFunctionTemplate(AdderFunctionTemplate):
+        def __init__(self):
+            FunctionCallTemplate.__init__(self, adder_conv_cls, include_header=[f"nnet_utils/{ADDER_HEADER.name}"])
+            self.template = conv_function_template
+
     class QflowExact(OptimizerPass):
         """Rewrite the parsed QONNX graph into qflow's exact integer network (runs once, on the Input node)."""
 
@@ -173,7 +198,8 @@ def _layer_classes():
 
     return (
         QflowThresholds,
-        [ThresholdsConfigTemplate, ThresholdsFunctionTemplate, AdderConfigTemplate, AdderFunctionTemplate],
+        [ThresholdsConfigTemplate, ThresholdsFunctionTemplate, AdderConfigTemplate, AdderFunctionTemplate,
+         AdderConvConfigTemplate, AdderConvFunctionTemplate],
         QflowExact,
     )
 

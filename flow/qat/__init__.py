@@ -2,7 +2,7 @@
 
 from flow.qat.adder import AdderConv2d, AdderLinear
 from flow.qat.data import DATASETS, Dataset, Split, load_dataset
-from flow.qat.layers import AffineBatchNorm1d, QAct, QConv2d, QLinear
+from flow.qat.layers import ExactBatchNorm1d, ExactBatchNorm2d, QAct, QConv2d, QLinear
 from flow.qat.quant import Kind, QuantSpec, binary, floating, int_, parse, ternary, uint
 from flow.qat.train import (
     TrainConfig,
@@ -19,8 +19,9 @@ __all__ = [
     "DATASETS",
     "AdderConv2d",
     "AdderLinear",
-    "AffineBatchNorm1d",
     "Dataset",
+    "ExactBatchNorm1d",
+    "ExactBatchNorm2d",
     "Kind",
     "QAct",
     "QConv2d",

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from torch import nn
 
 from flow.qat.adder import AdderLinear
-from flow.qat.layers import AffineBatchNorm1d, QAct, QConv2d, QLinear
+from flow.qat.layers import ExactBatchNorm1d, QAct, QConv2d, QLinear
 from flow.qat.quant import QuantSpec
 
 
@@ -100,7 +100,7 @@ def adder_mlp(
     ``sizes = [in, hidden..., out]``. Each :class:`~flow.qat.adder.AdderLinear` quantizes its own input with
     ``quant`` (the first one quantizes the network input, scale from ``input_max``; later ones are quantized
     ReLUs for ``uint<k>``, scale from ``act_max``) and its weights on the same grid. BatchNorm follows every adder
-    layer (AdderNet's outputs are large and all negative), as :class:`~flow.qat.layers.AffineBatchNorm1d` so the
+    layer (AdderNet's outputs are large and all negative), as :class:`~flow.qat.layers.ExactBatchNorm1d` so the
     export stays bit-exact at those magnitudes; ``logits`` quantizes the last BatchNorm's output (``None``: float
     logits, a training-only baseline).
     """
@@ -109,7 +109,7 @@ def adder_mlp(
     layers: list[nn.Module] = []
     for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
         layers.append(AdderLinear(n_in, n_out, quant, act_max=input_max if i == 0 else act_max, eta=eta))
-        layers.append(AffineBatchNorm1d(n_out))
+        layers.append(ExactBatchNorm1d(n_out))
     if logits is not None:
         layers.append(QAct(logits, max_val=logits_max))
     return nn.Sequential(*layers)
