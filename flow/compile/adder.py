@@ -1,20 +1,22 @@
-"""The AdderNet layer in hls4ml: parser handler, layer classes and the pass that makes it a dense-like layer.
+"""AdderNet layers in hls4ml: parser handlers, layer classes and the passes that attach their weights.
 
-qflow exports an adder fully connected layer as ``AdderMatMul(x, Quant(W))`` (domain ``flow.qonnx_ops``,
-:mod:`flow.qonnx_ops`). :func:`register` teaches hls4ml that node, for every backend that parses QONNX:
+qflow exports adder layers as ``AdderMatMul(x, Quant(W))`` and ``AdderConv(x, Quant(W))`` (domain
+``flow.qonnx_ops``, :mod:`flow.qonnx_ops`; the convolution in the channels-last form that
+:func:`flow.export.for_hls4ml` makes). :func:`register` teaches hls4ml these nodes, for every backend that
+parses QONNX:
 
-* an ONNX handler turns the node into an ``AdderMatMul`` layer (two inputs, like hls4ml's ``MatMul``);
-* the pass ``qflow_adder_const_to_dense``, appended to hls4ml's ``parse_qonnx`` flow (after hls4ml has fused
-  the weight ``Quant`` into its ``Constant``), turns ``AdderMatMul`` + ``Constant`` into one
-  ``QflowAdderDense`` layer holding the weights with their quantizer, exactly as ``matmul_const_to_dense``
-  does for ``MatMul``.
+* ONNX handlers turn them into ``AdderMatMul`` / ``AdderConv`` layers (two inputs, like hls4ml's ``MatMul``);
+* the passes ``qflow_adder_const_to_dense`` and ``qflow_adder_conv_to_conv2d``, appended to hls4ml's
+  ``parse_qonnx`` flow (after hls4ml has fused the weight ``Quant`` into its ``Constant``), turn them with their
+  ``Constant`` into ``QflowAdderDense`` / ``QflowAdderConv2D`` layers holding the weights with their quantizer,
+  as ``matmul_const_to_dense`` and ``conv_to_conv_x_d`` do for MatMul and Conv.
 
 Precision rule (used by :func:`flow.compile.lower.lower`, which owns all exact types): ``|x - w|`` of two
 values on one k-bit grid needs k+1 bits, a sum of n of them ``ceil(log2 n)`` more; qflow computes the exact
 per-channel interval from the real weights instead, which is never wider.
 
-The Vitis HLS template of ``QflowAdderDense`` lives with qflow's Vitis extension (:mod:`flow.hls.extension`);
-the ``qflow-rtl`` backend maps it to the MVAU's ADDER mode.
+The Vitis HLS templates live with qflow's Vitis extension (:mod:`flow.hls.extension`); the ``qflow-rtl``
+backend maps both layers to the MVAU's ADDER mode.
 """
 
 from __future__ import annotations

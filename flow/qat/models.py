@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from flow.qat.adder import AdderLinear
-from flow.qat.layers import ExactBatchNorm1d, QAct, QConv2d, QLinear
+from flow.qat.adder import AdderConv2d, AdderLinear, adder_act
+from flow.qat.layers import ExactBatchNorm1d, ExactBatchNorm2d, QAct, QConv2d, QLinear
 from flow.qat.quant import QuantSpec
 
 
@@ -113,3 +113,39 @@ def adder_mlp(
     if logits is not None:
         layers.append(QAct(logits, max_val=logits_max))
     return nn.Sequential(*layers)
+
+
+def adder_lenet5(
+    act: str | QuantSpec = "uint4",
+    input_act: str | QuantSpec = "uint8",
+    act_max: float = 4.0,
+    logits: str | QuantSpec = "int8",
+    logits_max: float = 8.0,
+    eta: float | None = 0.1,
+) -> nn.Sequential:
+    """LeNet-5 with AdderNet layers (the shape of :func:`lenet5`): adder conv5x5(6)-pool-adder conv5x5(16)-pool-
+    adder fc120-fc84-fc10, :class:`~flow.qat.layers.ExactBatchNorm2d`/``1d`` after every adder layer.
+
+    The first adder convolution quantizes the input pixels (``input_act``, x and w on that grid); the others take
+    ``act`` with scale ``act_max / 2^k``: after a max-pool or flatten from an :func:`~flow.qat.adder.adder_act`
+    before it (``quantize_input=False``, same grid), otherwise with their own input quantizer.
+    """
+    a = {"quant": act, "act_max": act_max, "eta": eta}
+    return nn.Sequential(
+        AdderConv2d(1, 6, 5, quant=input_act, act_max=1.0, eta=eta),  # 0: input pixels in [0, 1]
+        ExactBatchNorm2d(6),
+        adder_act(act, act_max),
+        nn.MaxPool2d(2),  # 3: 6x12x12
+        AdderConv2d(6, 16, 5, quantize_input=False, **a),  # 4
+        ExactBatchNorm2d(16),
+        adder_act(act, act_max),
+        nn.MaxPool2d(2),  # 7: 16x4x4
+        nn.Flatten(),
+        AdderLinear(256, 120, quantize_input=False, **a),  # 9
+        ExactBatchNorm1d(120),
+        AdderLinear(120, 84, **a),  # 11
+        ExactBatchNorm1d(84),
+        AdderLinear(84, 10, **a),  # 13
+        ExactBatchNorm1d(10),
+        QAct(logits, max_val=logits_max),
+    )
