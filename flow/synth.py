@@ -130,6 +130,10 @@ def _report_md(report: dict) -> str:
                 f"| {e['layer']} | {e['kind']} | {ops or '-'} | {e['memory_bits_read']:,} | "
                 f"{e['compute_pj']:.1f} | {e['memory_pj']:.1f} |"
             )
+    if "energy_activity" in r:
+        from flow.estimate.activity import markdown_section
+
+        lines += markdown_section(r.get("energy"), r["energy_activity"])
     lines += [
         "",
         "## Performance (simulated, Verilator)",
@@ -155,6 +159,8 @@ def _report_md(report: dict) -> str:
             "",
             "LUTs by size: " + ", ".join(f"{k} {v}" for k, v in res["LUT_by_size"].items()),
         ]
+        if res.get("dsp_mapping", "on") != "on":
+            lines += ["", f"DSP mapping: {res['dsp_mapping']}."]
     asic = r.get("asic")
     if asic:
         lines += [
@@ -242,8 +248,13 @@ def _three_way(qonnx_model, x_int, reference, net, rtl, paths, settings: dict) -
 
 
 def synth(model: str, progress: bool = True, skip_yosys: bool = False, stall_percent: int = STALL_PERCENT,
-          folding=None, skip_hls: bool = False, skip_asic: bool = False) -> int:
-    """Run the whole flow for a recipe name/path or a QONNX file; return 0 when every check passes."""
+          folding=None, skip_hls: bool = False, skip_asic: bool = False, activity: int = 0) -> int:
+    """Run the whole flow for a recipe name/path or a QONNX file; return 0 when every check passes.
+
+    ``activity`` > 0 also measures switching-activity energy on that many inputs (a second, SAIF-traced
+    Verilator build in ``build/<recipe>/activity/``; :mod:`flow.estimate.activity`): ``energy_activity`` in
+    report.json, a section in report.md, and a check that the traced run's outputs equal the golden network's.
+    """
     from flow.export import load_qonnx
     from flow.paths import recipe_paths
     from flow.reference import Reference
@@ -267,6 +278,7 @@ def synth(model: str, progress: bool = True, skip_yosys: bool = False, stall_per
         fold_mode = folding or recipe.hardware.default_folding
         steps = 9
     steps += 0 if (skip_yosys or skip_asic) else 1
+    steps += 1 if activity > 0 else 0
     bar = Progress(name, steps - (1 if skip_yosys else 0) - (1 if skip_hls else 0), enabled=progress)
     report: dict = {"model": name, "machine": f"{platform.machine()} {platform.system()}", "clock_mhz": clock_mhz,
                     "checks": [], "accuracy": {}}
@@ -377,6 +389,16 @@ def synth(model: str, progress: bool = True, skip_yosys: bool = False, stall_per
     from flow.estimate.energy import network_energy
 
     report["energy"] = network_energy(net)
+    if activity > 0:
+        from flow.estimate.activity import measure_activity
+
+        n_act = min(activity, len(x_int))
+        act = bar.run(f"switching activity: SAIF-traced build + {n_act} inferences",
+                      lambda: measure_activity(net, design, x_int, golden, paths.root / "activity", n_act,
+                                               inputs=inputs.description))
+        report["energy_activity"] = act
+        report["checks"].append({"check": "RTL simulation (SAIF-traced build) == golden, no stalls",
+                                 "vectors": act["inferences"], "differing_outputs": act["outputs_differing"]})
     if not skip_hls:
         settings = dict(recipe.hardware.hls) if recipe is not None else {}
         report["three_way"] = bar.run(

