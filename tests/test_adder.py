@@ -221,3 +221,25 @@ def test_exact_batchnorm_rounds_like_onnxruntime(dims):
         fused = nn.functional.batch_norm(torch.from_numpy(x), *params[2:], *params[:2], False, 0.0, bn.eps).numpy()
     assert np.array_equal(got, expected)
     assert not np.array_equal(fused, expected)  # why the class exists: the fused kernel rounds differently
+
+
+def test_distillation_loss_and_settings():
+    from flow.qat.distill import Distill, kd_loss
+
+    torch.manual_seed(0)
+    teacher = nn.Linear(6, 3)
+    x, labels = torch.randn(8, 6), torch.randint(0, 3, (8,))
+    logits = torch.randn(8, 3, requires_grad=True)
+    plain = nn.functional.cross_entropy(logits, labels)
+    assert torch.allclose(kd_loss(teacher, 0.0, 4.0)(logits, x, labels), plain)
+    with torch.no_grad():
+        same = teacher(x)
+    # a student that equals the teacher pays no distillation term: only (1 - alpha) * CE remains
+    assert torch.allclose(kd_loss(teacher, 0.5, 2.0)(same, x, labels), 0.5 * nn.functional.cross_entropy(same, labels))
+    loss = kd_loss(teacher, 0.7, 3.0)(logits, x, labels)
+    loss.backward()
+    assert logits.grad is not None and teacher.weight.grad is None  # the teacher is frozen
+    with pytest.raises(ValueError, match="alpha"):
+        Distill("mlp_w8a8_mnist", alpha=1.5)
+    with pytest.raises(ValueError, match="temperature"):
+        Distill("mlp_w8a8_mnist", temperature=0)
