@@ -4,6 +4,10 @@ The converter re-packs a stream of ``ELEM_BITS``-wide elements from ``IN_ELEMS``
 per beat, element order preserved (element 0 of a beat in its least significant bits). Any pair of
 element counts works: the hardware goes through ``MID = lcm(IN_ELEMS, OUT_ELEMS)`` elements (gather
 ``MID/IN_ELEMS`` beats, then split into ``MID/OUT_ELEMS`` beats); a stage with factor 1 is a wire.
+
+Resource estimate (:func:`estimate_resources`): FF exact from the RTL's registers, LUT =
+``sum(DWC_LUT_COEFFS[k] * f[k])`` over :func:`resource_features` (constants fitted by
+``bench/resource_estimates.py --calibrate``).
 """
 
 from __future__ import annotations
@@ -11,15 +15,20 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from flow.rtl.ops import HW_ROOT, MAX_FIELD_BITS, pack_fields, unpack_fields
 
+if TYPE_CHECKING:
+    from flow.estimate.resources import Resources
+
 __all__ = [
     "HW_SOURCES",
     "DwcParams",
     "cycles_per_vector",
+    "estimate_resources",
     "golden",
     "latency_cycles",
     "repack",
@@ -104,3 +113,63 @@ def latency_cycles(params: DwcParams) -> int:
     valid, no stalls: ``(K_UP > 1) + (K_DOWN > 1)`` (0 when ``IN_ELEMS == OUT_ELEMS``: a wire)."""
     params.validate()
     return int(params.k_up > 1) + int(params.k_down > 1)
+
+
+# ---------------------------------------------------------------------------------------------- resources
+#: Fitted LUT coefficients of :func:`estimate_resources` (see :func:`resource_features`).
+DWC_LUT_COEFFS: dict[str, float] = {
+    "dn_bits": 1.027,
+    "dn_idx": 0.118,
+    "dn_one": 4.966,
+    "up_beats": 0.198,
+    "up_bits": 1.032,
+    "up_one": 3.461,
+}
+
+
+def resource_features(params: DwcParams) -> dict[str, float]:
+    """Structural LUT features of the converter (LUT estimate ``sum(DWC_LUT_COEFFS[k] * f[k])``):
+
+    * gather stage (``K_UP > 1``): ``up_bits`` = ``(K_UP-1)*IN_ELEMS*ELEM_BITS`` assembly-register bits, each
+      loaded from the input by a decoded index; ``up_beats`` = ``K_UP`` (the index decoder); ``up_one`` = 1;
+    * split stage (``K_DN > 1``): ``dn_bits`` = ``MID*ELEM_BITS*(K_DN-1)/K_DN`` shift-register bits that
+      choose between load and shift (the last slice only loads); ``dn_idx`` = the index width; ``dn_one`` = 1.
+    """
+    from flow.estimate.resources import clog2
+
+    params.validate()
+    iw, mw = params.in_elems * params.elem_bits, params.mid_elems * params.elem_bits
+    f: dict[str, float] = {}
+    if params.k_up > 1:
+        f |= {"up_bits": (params.k_up - 1) * iw, "up_beats": params.k_up, "up_one": 1.0}
+    if params.k_down > 1:
+        f |= {"dn_bits": mw * (params.k_down - 1) / params.k_down, "dn_idx": max(clog2(params.k_down), 1),
+              "dn_one": 1.0}
+    return f
+
+
+def estimate_resources(params: DwcParams) -> Resources:
+    """Estimated Yosys ``synth_xilinx`` cells of an ``axis_dwc``.
+
+    FF, exact in the RTL's structure (``UW``, ``DW``: index widths ``max(clog2(K), 1)``): gather stage
+    ``(K_UP-1)*IN_ELEMS*ELEM_BITS + MID*ELEM_BITS + UW + 1`` (assembly register, output register, index,
+    valid); split stage ``MID*ELEM_BITS + DW + 1`` (shift register, index, valid); a stage with factor 1 is a
+    wire (0). CARRY4 (fitted on the calibration points): ``2*ceil(UW/4)`` for the gather stage when ``UW >= 2``,
+    ``ceil(DW/4)`` for the split stage when ``DW >= 3``.
+    LUT: ``sum(DWC_LUT_COEFFS[k] * f[k])`` over :func:`resource_features`.
+    """
+    from flow.estimate.resources import Resources, clog2
+
+    params.validate()
+    iw, mw = params.in_elems * params.elem_bits, params.mid_elems * params.elem_bits
+    ff = carry = 0
+    if params.k_up > 1:
+        uw = max(clog2(params.k_up), 1)
+        ff += (params.k_up - 1) * iw + mw + uw + 1
+        carry += 2 * math.ceil(uw / 4) if uw >= 2 else 0
+    if params.k_down > 1:
+        dw = max(clog2(params.k_down), 1)
+        ff += mw + dw + 1
+        carry += math.ceil(dw / 4) if dw >= 3 else 0
+    lut = sum(DWC_LUT_COEFFS.get(k, 0.0) * v for k, v in resource_features(params).items())
+    return Resources(lut=lut, ff=ff, carry4=carry)

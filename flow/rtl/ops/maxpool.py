@@ -8,24 +8,32 @@ leftover rows and columns are read and dropped. Elements compare as signed when 
 Timing: one input beat per cycle; an input beat accepted in cycle ``t`` that completes an output beat (the
 last pixel of its window) makes it valid in cycle ``t + 1``. With the output always ready the input is
 never stalled.
+
+Resource estimate (:func:`estimate_resources`): row buffer and output queue by Yosys' memory cost rules, FF
+from the RTL's registers, LUT and CARRY4 = ``sum(coeff[k] * f[k])`` over :func:`resource_features` with
+:data:`MAXPOOL_LUT_COEFFS`, :data:`MAXPOOL_CARRY4_COEFFS` (fitted by ``bench/resource_estimates.py --calibrate``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from flow.rtl.ops import HW_ROOT
 from flow.rtl.ops.image import ImageParams, check_inputs, check_valid_times, pack_inputs, pack_outputs, unpack_outputs
 
+if TYPE_CHECKING:
+    from flow.estimate.resources import Resources
+
 __all__ = [
     "HW_SOURCES",
     "PIPELINE_CYCLES",
     "MaxpoolParams",
     "cycles_per_image",
+    "estimate_resources",
     "golden",
     "output_valid_times",
     "pack_inputs",
@@ -121,3 +129,65 @@ def output_valid_times(params: MaxpoolParams, input_valid_times: Sequence[int]) 
         for img in range(len(v) // params.in_beats)
         for i in emitting
     ]
+
+
+# ---------------------------------------------------------------------------------------------- resources
+#: Fitted coefficients of :func:`estimate_resources` (LUT and CARRY4 over :func:`resource_features`).
+MAXPOOL_LUT_COEFFS: dict[str, float] = {
+    "counters": 0.0,
+    "lanes": 1.466,
+    "one": 34.953,
+}
+MAXPOOL_CARRY4_COEFFS: dict[str, float] = {
+    "counters": 0.285,
+    "lanes": 0.013,
+    "one": 0.0,
+}
+
+
+def _register_bits(params: MaxpoolParams) -> int:
+    """Flip-flops of ``maxpool.v``'s counters and queue pointers (constant counters left out)."""
+    from flow.estimate.resources import clog2
+
+    p = params
+    aw = clog2(max(p.buffer_words, 2))
+    kb = clog2(p.k + 1)
+    bits = clog2(p.ifm_w + 1) + clog2(p.ifm_h + 1) + 2 * kb + 4  # x, y, kx, ky, queue pointers
+    bits += aw if p.cf > 1 else 0  # cf
+    bits += aw if p.ow > 1 else 0  # ob
+    return bits
+
+
+def resource_features(params: MaxpoolParams) -> dict[str, float]:
+    """Structural features of ``maxpool.v``: ``one``; ``counters`` (:func:`_register_bits`); ``lanes``
+    (``SIMD*ELEM_BITS``: one comparator bit and one multiplexer bit per element bit)."""
+    params.validate()
+    return {"one": 1.0, "counters": _register_bits(params), "lanes": params.simd * params.elem_bits}
+
+
+def estimate_resources(params: MaxpoolParams) -> Resources:
+    """Estimated Yosys ``synth_xilinx`` cells of a ``maxpool``.
+
+    Memories (:func:`~flow.estimate.resources.map_memory`): the row of partial maxima ``OW*CF`` words of
+    ``SIMD*ELEM_BITS`` (single-port LUT RAM) and the 2-deep output queue (LUT RAM when wider than 8 bits, else
+    flip-flops with a 2:1 read multiplexer per bit). FF: the counters and queue pointers
+    (:func:`_register_bits`), plus ``AW + 1`` when ``CF == 1`` (observed on every such calibration point: Yosys
+    then keeps a copy of the word address for the LUT RAM). LUT and CARRY4: ``sum(coeff[k] * f[k])`` over
+    :func:`resource_features`.
+    """
+    from flow.estimate.resources import Resources, clog2, map_memory
+
+    params.validate()
+    ew = params.simd * params.elem_bits
+    words = max(params.buffer_words, 2)
+    row = map_memory(words, ew, single_port=True)
+    queue = map_memory(2, ew)
+    f = resource_features(params)
+    lut = sum(MAXPOOL_LUT_COEFFS.get(k, 0.0) * v for k, v in f.items())
+    carry = sum(MAXPOOL_CARRY4_COEFFS.get(k, 0.0) * v for k, v in f.items())
+    ff = _register_bits(params) + (clog2(words) + 1 if params.cf == 1 else 0)
+    if queue.kind == "logic":
+        ff, lut = ff + 2 * ew, lut + ew
+    if row.kind == "logic":
+        ff += words * ew
+    return Resources(lut=lut, ff=ff, carry4=carry, bram18=row.bram18, lutram=row.lutram + queue.lutram)

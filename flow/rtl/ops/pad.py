@@ -9,24 +9,32 @@ sign-extended to ``ELEM_BITS`` bits, is its code.
 Timing: one output beat per cycle; a beat issued in cycle ``t`` is valid in cycle ``t + 1``. A border beat
 needs no input, except an image's first output beat, which waits until the image's first input beat is
 valid; an interior beat is issued in the cycle its input beat is taken.
+
+Resource estimate (:func:`estimate_resources`): output queue by Yosys' memory cost rules, FF from the RTL's
+registers + 1, LUT and CARRY4 = ``sum(coeff[k] * f[k])`` over :func:`resource_features` with
+:data:`PAD_LUT_COEFFS`, :data:`PAD_CARRY4_COEFFS` (fitted by ``bench/resource_estimates.py --calibrate``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from flow.rtl.ops import HW_ROOT
 from flow.rtl.ops.image import ImageParams, check_inputs, check_valid_times, pack_inputs, pack_outputs, unpack_outputs
 
+if TYPE_CHECKING:
+    from flow.estimate.resources import Resources
+
 __all__ = [
     "HW_SOURCES",
     "PIPELINE_CYCLES",
     "PadParams",
     "cycles_per_image",
+    "estimate_resources",
     "golden",
     "output_valid_times",
     "pack_inputs",
@@ -166,3 +174,54 @@ def output_valid_times(params: PadParams, input_valid_times: Sequence[int]) -> l
             issued = t
             out.append(t + PIPELINE_CYCLES)
     return out
+
+
+# ---------------------------------------------------------------------------------------------- resources
+#: Fitted coefficients of :func:`estimate_resources` (LUT and CARRY4 over :func:`resource_features`).
+PAD_LUT_COEFFS: dict[str, float] = {
+    "counters": 0.0,
+    "one": 27.591,
+    "width": 0.813,
+}
+PAD_CARRY4_COEFFS: dict[str, float] = {
+    "counters": 0.257,
+    "one": 0.0,
+    "width": 0.0,
+}
+
+
+def _register_bits(params: PadParams) -> int:
+    """Flip-flops of ``pad.v``'s position counters and queue pointers (a constant ``cf`` left out)."""
+    from flow.estimate.resources import clog2
+
+    p = params
+    return (clog2(p.cf + 1) if p.cf > 1 else 0) + clog2(p.ow + 1) + clog2(p.oh + 1) + 4
+
+
+def resource_features(params: PadParams) -> dict[str, float]:
+    """Structural features of ``pad.v``: ``one``; ``counters`` (:func:`_register_bits`); ``width``
+    (``SIMD*ELEM_BITS``: the border/input multiplexer of each data bit)."""
+    params.validate()
+    return {"one": 1.0, "counters": _register_bits(params), "width": params.simd * params.elem_bits}
+
+
+def estimate_resources(params: PadParams) -> Resources:
+    """Estimated Yosys ``synth_xilinx`` cells of a ``pad``.
+
+    The 2-deep output queue is LUT RAM when wider than 8 bits, else flip-flops with a 2:1 read multiplexer per
+    bit (:func:`~flow.estimate.resources.map_memory`). FF: counters and queue pointers
+    (:func:`_register_bits`) + 1 (observed on every calibration point). LUT and CARRY4: ``sum(coeff[k] * f[k])``
+    over :func:`resource_features`.
+    """
+    from flow.estimate.resources import Resources, map_memory
+
+    params.validate()
+    ew = params.simd * params.elem_bits
+    queue = map_memory(2, ew)
+    f = resource_features(params)
+    lut = sum(PAD_LUT_COEFFS.get(k, 0.0) * v for k, v in f.items())
+    carry = sum(PAD_CARRY4_COEFFS.get(k, 0.0) * v for k, v in f.items())
+    ff = _register_bits(params) + 1
+    if queue.kind == "logic":
+        ff, lut = ff + 2 * ew, lut + ew
+    return Resources(lut=lut, ff=ff, carry4=carry, lutram=queue.lutram)

@@ -12,24 +12,32 @@ written beyond the top row of the current output row; the write side accepts a b
 ``F < K + STRIDE`` (beats of dropped rows always), the read side issues one output beat per cycle while
 ``F >= K``; a beat issued in cycle ``t`` is valid in cycle ``t + 2``. :func:`output_valid_times` replays
 exactly that control logic cycle by cycle (it is checked against the RTL in ``sim/conv/test_swg.py``).
+
+Resource estimate (:func:`estimate_resources`): line buffer and output queue by Yosys' memory cost rules, FF
+from the RTL's registers, LUT and CARRY4 = ``sum(coeff[k] * f[k])`` over :func:`resource_features` with
+:data:`SWG_LUT_COEFFS`, :data:`SWG_CARRY4_COEFFS` (fitted by ``bench/resource_estimates.py --calibrate``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from flow.rtl.ops import HW_ROOT
 from flow.rtl.ops.image import ImageParams, check_inputs, check_valid_times, pack_inputs, pack_outputs, unpack_outputs
 
+if TYPE_CHECKING:
+    from flow.estimate.resources import Resources
+
 __all__ = [
     "HW_SOURCES",
     "PIPELINE_CYCLES",
     "SwgParams",
     "cycles_per_image",
+    "estimate_resources",
     "golden",
     "output_valid_times",
     "pack_inputs",
@@ -202,3 +210,89 @@ def cycles_per_image(params: SwgParams) -> int:
     if len(set(intervals)) != 1:
         raise AssertionError(f"swg: no steady state within {n} images ({params}): intervals {intervals}")
     return intervals[-1]
+
+
+# ---------------------------------------------------------------------------------------------- resources
+#: Fitted coefficients of :func:`estimate_resources` (LUT and CARRY4 over :func:`resource_features`).
+SWG_LUT_COEFFS: dict[str, float] = {
+    "aw": 4.405,
+    "counters": 0.0,
+    "one": 42.421,
+    "rd_mux": 1.892,
+}
+SWG_CARRY4_COEFFS: dict[str, float] = {
+    "aw": 0.271,
+    "counters": 0.338,
+    "one": 11.888,
+    "rd_mux": 0.338,
+}
+
+
+def _counter_bits(params: SwgParams) -> dict[str, int]:
+    """Register widths of ``swg.v`` (0 where the RTL's counter is constant and Yosys removes it)."""
+    from flow.estimate.resources import clog2
+
+    p = params
+    depth = p.buffer_rows * p.kept_cols * p.cf
+    aw = clog2(depth)
+    f_off = max(p.stride - p.k, 0)
+    return {
+        "full_rows": clog2(p.buffer_rows + f_off + 1),
+        "wcf": clog2(p.cf + 1) if p.cf > 1 else 0,
+        "wx": clog2(p.ifm_w + 1),
+        "wy": clog2(p.ifm_h + 1),
+        "ky": clog2(p.k + 1) if p.k > 1 else 0,
+        "ox": clog2(p.ow + 1) if p.ow > 1 else 0,
+        "oy": clog2(p.oh + 1) if p.oh > 1 else 0,
+        "addr": aw * (5 if p.ow > 1 else 4),  # wa, kc, rb, kr (+ wb when windows move along a row)
+        "queue": 9 + 1,  # q_ip, q_wp, q_rp (3 bits each), v1
+    }
+
+
+def resource_features(params: SwgParams) -> dict[str, float]:
+    """Structural features of ``swg.v`` (``AW = clog2(DEPTH)``, ``DEPTH = (K+STRIDE)*kept_cols*CF``):
+    ``one``; ``aw`` (address adders: ``kr + wb + kc`` and three modulo-``DEPTH`` additions); ``counters`` (the
+    sum of the position counter widths); ``rd_mux`` (``SIMD*ELEM_BITS*mux_luts(banks)`` for a line buffer in
+    several LUT RAM banks)."""
+    from flow.estimate.resources import clog2, map_memory, mux_luts
+
+    params.validate()
+    depth = params.buffer_rows * params.kept_cols * params.cf
+    ew = params.simd * params.elem_bits
+    mem = map_memory(depth, ew, sync_read=True)
+    c = _counter_bits(params)
+    counters = sum(v for k, v in c.items() if k not in ("addr", "queue"))
+    return {
+        "one": 1.0,
+        "aw": clog2(depth),
+        "counters": counters,
+        "rd_mux": ew * mux_luts(mem.banks) if mem.kind == "lutram" else 0,
+    }
+
+
+def estimate_resources(params: SwgParams) -> Resources:
+    """Estimated Yosys ``synth_xilinx`` cells of a ``swg`` (sliding-window generator).
+
+    Memories (:func:`~flow.estimate.resources.map_memory`): the line buffer ``DEPTH x SIMD*ELEM_BITS`` (LUT RAM,
+    or block RAM when large) and the 4-deep output queue. FF: the RTL's registers -- position counters, five
+    ``AW``-bit address registers (four when ``OW == 1``), the row counter, 10 queue/valid bits -- plus the
+    ``SIMD*ELEM_BITS`` read register (inside the block RAM when the line buffer is one), minus one (a bit Yosys
+    finds constant on every calibration point).
+    LUT and CARRY4: ``sum(coeff[k] * f[k])`` over :func:`resource_features` with :data:`SWG_LUT_COEFFS` and
+    :data:`SWG_CARRY4_COEFFS`.
+    """
+    from flow.estimate.resources import Resources, map_memory
+
+    params.validate()
+    depth = params.buffer_rows * params.kept_cols * params.cf
+    ew = params.simd * params.elem_bits
+    mem = map_memory(depth, ew, sync_read=True)
+    queue = map_memory(4, ew)
+    f = resource_features(params)
+    lut = sum(SWG_LUT_COEFFS.get(k, 0.0) * v for k, v in f.items())
+    carry = sum(SWG_CARRY4_COEFFS.get(k, 0.0) * v for k, v in f.items())
+    ff = sum(_counter_bits(params).values()) - 1
+    ff += ew if mem.kind != "bram" else 0  # a block RAM holds the read register itself
+    if queue.kind == "logic":
+        ff, lut = ff + 4 * ew, lut + ew
+    return Resources(lut=lut, ff=ff, carry4=carry, bram18=mem.bram18, lutram=mem.lutram + queue.lutram)

@@ -8,6 +8,11 @@ complement, read back signed when ``OUT_BIAS < 0`` and unsigned otherwise (:attr
 Memory layout (``THRESH_FILE``): ``C/PE`` words; channel ``c = cf*PE + p`` in word ``cf``, in a slot of
 ``SLOT = N_THRESH*IN_BITS + 1`` bits at bit ``p*SLOT``; inside the slot ``T[c][t]`` at ``t*IN_BITS`` and the
 flag at bit ``SLOT - 1``.
+
+Resource estimate (:func:`estimate_resources`): threshold ROM (distinct non-constant columns) as logic or block
+RAM, FF from the RTL's registers + 2, LUT and CARRY4 = ``sum(coeff[k] * f[k])`` over
+:func:`resource_features` with the constants :data:`THRESHOLDING_LUT_COEFFS`, :data:`THRESHOLDING_CARRY4_COEFFS`
+(fitted by ``bench/resource_estimates.py --calibrate``).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,10 +37,14 @@ from flow.rtl.ops import (
     write_mem,
 )
 
+if TYPE_CHECKING:
+    from flow.estimate.resources import Resources
+
 __all__ = [
     "HW_SOURCES",
     "ThresholdingParams",
     "cycles_per_vector",
+    "estimate_resources",
     "golden",
     "latency_cycles",
     "output_valid_cycle",
@@ -230,3 +240,100 @@ def latency_cycles(params: ThresholdingParams) -> int:
     """Cycles from accepting a vector's first input beat to its last output beat being valid, no
     stalls: ``C/PE + 1``."""
     return output_valid_cycle(params, params.cf - 1)
+
+
+# ---------------------------------------------------------------------------------------------- resources
+#: Fitted coefficients of :func:`estimate_resources` (LUT and CARRY4 over :func:`resource_features`).
+THRESHOLDING_LUT_COEFFS: dict[str, float] = {
+    "cmp_const": 0.0,
+    "cmp_var": 0.421,
+    "count": 4.7,
+    "one": 0.0,
+    "rom": 0.871,
+}
+THRESHOLDING_CARRY4_COEFFS: dict[str, float] = {
+    "cmp_const": 0.076,
+    "cmp_var": 0.077,
+    "count": 0.32,
+    "one": 4.526,
+    "rom": 0.003,
+}
+
+
+@dataclass(frozen=True)
+class _RomStats:
+    columns: int  # distinct non-constant ROM columns (the bits that need logic or block RAM)
+    descending_mixed: bool  # some channels count x >= T, others x <= T: both comparators per threshold
+
+
+def _rom_stats(params: ThresholdingParams, tables: tuple[np.ndarray, np.ndarray] | None) -> _RomStats:
+    from flow.estimate.resources import distinct_columns, field_bits, random_data
+
+    T, flags = tables if tables is not None else random_data(params)
+    T, flags = _check_tables(T, flags, params)
+    enc = encode(T, params.in_bits, signed=True, what="thresholding: T")
+    tb = field_bits(enc, params.in_bits)  # (C, N*IN_BITS)
+    slots = np.concatenate([tb, flags[:, None].astype(np.uint8)], axis=1).reshape(params.cf, params.word_bits)
+    columns, _ = distinct_columns(slots)
+    return _RomStats(columns=columns, descending_mixed=bool(flags.min() != flags.max()))
+
+
+def resource_features(
+    params: ThresholdingParams, tables: tuple[np.ndarray, np.ndarray] | None = None
+) -> dict[str, float]:
+    """Structural features of ``thresholding.v`` (``tables``: ``(T, flags)``; ``None``: seeded random sorted
+    thresholds, flags 0, as the calibration used):
+
+    * ``rom``: the threshold ROM when it is logic (``C > PE``, not block RAM), ``D = C/PE`` words of ``n``
+      distinct non-constant columns: ``n * rom_column_luts(D)`` (:func:`~flow.estimate.resources.rom_column_luts`);
+    * ``cmp_var`` / ``cmp_const``: ``PE*N_THRESH*IN_BITS`` comparator bits against thresholds read from the ROM
+      (``C > PE``) or folded constants (``C == PE``), doubled where channels of both directions share a lane;
+    * ``count``: ``PE*N_THRESH`` hit bits summed into the output count; ``one``.
+    """
+    from flow.estimate.resources import map_memory, rom_column_luts
+
+    params.validate()
+    stats = _rom_stats(params, tables)
+    cmp_bits = params.pe * params.n_thresh * params.in_bits * (2 if stats.descending_mixed else 1)
+    logic_rom = params.cf > 1 and map_memory(params.cf, stats.columns, rom=True).kind == "logic"
+    return {
+        "rom": stats.columns * rom_column_luts(params.cf) if logic_rom else 0,
+        "cmp_var": cmp_bits if params.cf > 1 else 0,
+        "cmp_const": cmp_bits if params.cf == 1 else 0,
+        "count": params.pe * params.n_thresh,
+        "one": 1.0,
+    }
+
+
+def estimate_resources(
+    params: ThresholdingParams, tables: tuple[np.ndarray, np.ndarray] | None = None
+) -> Resources:
+    """Estimated Yosys ``synth_xilinx`` cells of a ``thresholding`` block.
+
+    Memories (:func:`~flow.estimate.resources.map_memory`): the threshold ROM, ``C/PE`` words of its distinct
+    non-constant columns (constant bits -- equal high bits of the thresholds, a flag column without descending
+    channels -- cost nothing; ``C == PE``: all constants), as logic or block RAM; the 4-deep output queue of
+    ``PE*OUT_BITS`` bits. FF: ``PE*IN_BITS`` input register + 1 valid + 9 queue pointers + ``clog2(C/PE)``
+    channel counter (``C > PE``) + one ROM output register per distinct ROM column (logic ROM) + 2 (observed
+    on every calibration point). LUT and
+    CARRY4: ``sum(coeff[k] * f[k])`` over :func:`resource_features` (data-dependent through the ROM columns and
+    the directions; ``tables=None`` estimates seeded random sorted thresholds).
+    """
+    from flow.estimate.resources import Resources, clog2, map_memory
+
+    params.validate()
+    stats = _rom_stats(params, tables)
+    f = resource_features(params, tables)
+    lut = sum(THRESHOLDING_LUT_COEFFS.get(k, 0.0) * v for k, v in f.items())
+    carry = sum(THRESHOLDING_CARRY4_COEFFS.get(k, 0.0) * v for k, v in f.items())
+    ff = params.pe * params.in_bits + 1 + 9 + 2  # + 2: observed on every calibration point
+    bram = 0
+    if params.cf > 1:
+        ff += clog2(params.cf)
+        rom = map_memory(params.cf, stats.columns, rom=True)
+        ff += stats.columns if rom.kind == "logic" else 0
+        bram = rom.bram18
+    queue = map_memory(4, params.pe * params.out_bits)
+    if queue.kind == "logic":
+        ff, lut = ff + 4 * params.pe * params.out_bits, lut + params.pe * params.out_bits
+    return Resources(lut=lut, ff=ff, carry4=carry, bram18=bram, lutram=queue.lutram)
