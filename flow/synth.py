@@ -161,6 +161,14 @@ def _report_md(report: dict) -> str:
         ]
         if res.get("dsp_mapping", "on") != "on":
             lines += ["", f"DSP mapping: {res['dsp_mapping']}."]
+        est = r.get("resources_estimate", {}).get("total")
+        if est:
+            parts = [
+                f"{k} {v['estimate']:,} vs {v['yosys']:,}"
+                + ("" if v["rel_error"] is None else f" ({v['rel_error'] * 100:+.1f} %)")
+                for k, v in est.items() if v["estimate"] or v["yosys"]
+            ]
+            lines += ["", "Estimated (analytical per-block formulas) vs synthesized: " + "; ".join(parts) + "."]
     asic = r.get("asic")
     if asic:
         lines += [
@@ -268,7 +276,7 @@ def synth(model: str, progress: bool = True, skip_yosys: bool = False, stall_per
         name = path.name.removesuffix(".onnx").removesuffix(".qonnx")
         paths = recipe_paths(name)
         clock_mhz, fold_mode = 200.0, folding or "parallel"
-        steps = 7
+        steps = 6  # compile, golden, write + build, simulate, HLS, Yosys
     else:
         from flow.recipe import load_recipe
 
@@ -276,7 +284,7 @@ def synth(model: str, progress: bool = True, skip_yosys: bool = False, stall_per
         name, paths = recipe.name, recipe_paths(recipe.name)
         clock_mhz = recipe.hardware.clock_mhz
         fold_mode = folding or recipe.hardware.default_folding
-        steps = 9
+        steps = 8  # train, export, then the six above
     steps += 0 if (skip_yosys or skip_asic) else 1
     steps += 1 if activity > 0 else 0
     bar = Progress(name, steps - (1 if skip_yosys else 0) - (1 if skip_hls else 0), enabled=progress)
@@ -395,7 +403,7 @@ def synth(model: str, progress: bool = True, skip_yosys: bool = False, stall_per
         n_act = min(activity, len(x_int))
         act = bar.run(f"switching activity: SAIF-traced build + {n_act} inferences",
                       lambda: measure_activity(net, design, x_int, golden, paths.root / "activity", n_act,
-                                               inputs=inputs.description))
+                                               inputs=f"the {inputs.description}"))
         report["energy_activity"] = act
         report["checks"].append({"check": "RTL simulation (SAIF-traced build) == golden, no stalls",
                                  "vectors": act["inferences"], "differing_outputs": act["outputs_differing"]})
@@ -412,6 +420,13 @@ def synth(model: str, progress: bool = True, skip_yosys: bool = False, stall_per
         resources = bar.run("Yosys synth_xilinx", lambda: backend.build(hls_model))
         write_json(paths.root / "synth.json", resources)
         report["resources"] = resources
+        from flow.estimate.resources import compare, estimate_network
+
+        report["resources_estimate"] = {
+            "how": "estimated: analytical per-block formulas (flow/rtl/ops/*.estimate_resources) from the real "
+                   "weights, next to Yosys; rel_error = (estimate - yosys) / yosys",
+            **compare(estimate_network(net), resources),
+        }
         if not skip_asic:
             from flow.rtl.yosys import synth_asic
 
