@@ -52,7 +52,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     if folding is not None and folding.isdigit():
         folding = int(folding)
     return synth(args.recipe, progress=not args.quiet, skip_yosys=args.no_yosys, folding=folding,
-                 stall_percent=args.stall, skip_hls=args.no_hls, skip_asic=args.no_asic)
+                 stall_percent=args.stall, skip_hls=args.no_hls, skip_asic=args.no_asic, activity=args.activity)
 
 
 def _cmd_hls(args: argparse.Namespace) -> int:
@@ -136,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--stall", type=int, default=25, help="percent random stalls in the checked run")
             p.add_argument("--no-hls", action="store_true", help="skip the hls4ml Vitis C-simulation")
             p.add_argument("--no-asic", action="store_true", help="skip the generic CMOS synthesis (NAND2 eq.)")
+            p.add_argument("--activity", type=int, default=0, metavar="N",
+                           help="also measure switching-activity energy (SAIF) on N test inputs, e.g. 200 "
+                                "(a second, traced Verilator build; default 0: off)")
         if name == "hls":
             p.help = "recipe name, recipe .py path, or a QONNX .onnx file (power-of-two quantizers)"
             p.add_argument("--config", default=None, help="YAML file of hls4ml settings (IOType, ReuseFactor, ...)")

@@ -317,7 +317,40 @@ def _energy(page: Page, r: dict) -> str:
             "compute": [e["compute_pj"] for e in layers], "memory reads": [e["memory_pj"] for e in layers]},
             "pJ per inference (estimated)", "Energy per inference by layer (operation model)"))
     body.append(f'<p class="note">{esc(how)}. {esc(en.get("assumptions", ""))}</p>')
+    if r.get("energy_activity"):
+        body.append(_energy_activity(page, r["energy_activity"], en))
     return "\n".join(body)
+
+
+def _energy_activity(page: Page, act: dict, en: dict) -> str:
+    """The switching-activity estimate (``qflow synth --activity N``) next to the operation model, per layer."""
+    from flow.estimate.activity import compare_with_operation_model
+
+    total = page.figure("energy per inference, switching activity",
+                        page.num(act["total_pj"], "energy_activity.total_pj", 2) + " pJ", "estimated", act["how"])
+    toggles = page.figure("toggles per inference", page.num(act["toggles_per_inference"],
+                                                            "energy_activity.toggles_per_inference"),
+                          "simulated", act["how"])
+    index = {e["layer"]: i for i, e in enumerate(act.get("layers", []))}
+    op_index = {e["layer"]: i for i, e in enumerate(en.get("layers", []))}
+    rows = []
+    for layer, row in compare_with_operation_model(en, act).items():
+        i = index.get(layer)
+        k = f"energy_activity.layers.{i}." if i is not None else "energy_activity.top_level."
+        op = (page.num(row["op_model_pj"], f"energy.layers.{op_index[layer]}.total_pj", 1)
+              if row["op_model_pj"] is not None else "-")
+        act_pj = page.num(row["activity_pj"], k + "pj", 2) if row["activity_pj"] is not None else "-"
+        tog = (page.num(row["toggles_per_inference"], k + "toggles_per_inference")
+               if row["toggles_per_inference"] is not None else "-")
+        rows.append([esc(layer), op, act_pj, tog])
+    return "\n".join([
+        f"<h3>Switching activity</h3><p>Energy per inference from simulated toggles: {total} ({toggles} toggles "
+        f"per inference over {page.num(act['inferences'], 'energy_activity.inferences')} inferences; outputs "
+        f"differing from the golden network: {page.num(act['outputs_differing'], 'energy_activity.outputs_differing')}"
+        ").</p>",
+        table(["layer", "operation model pJ", "switching activity pJ", "toggles per inference"], rows),
+        f'<p class="note">{esc(act["how"])}. {esc(act["assumptions"])}</p>',
+    ])
 
 
 def _provenance(page: Page) -> str:

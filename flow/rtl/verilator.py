@@ -49,12 +49,15 @@ def _env() -> dict[str, str]:
     return env
 
 
-def build_harness(rtl_dir: Path, sources: list[str], opt: str = "-O1", jobs: int | None = None) -> Path:
+def build_harness(rtl_dir: Path, sources: list[str], opt: str = "-O1", jobs: int | None = None,
+                  extra_args: tuple[str, ...] = (), main: str = "harness_main.cpp") -> Path:
     """Verilate ``harness.v`` + sources in ``rtl_dir`` into ``rtl_dir/obj/Vqflow_harness``; return the binary.
 
     ``opt`` is the C++ optimization level: very wide designs generate MBs of C++, where g++ -O1 takes minutes
     and -O0 seconds, but -O0 simulates 10-40x slower (measured on fully parallel TFC/SFC, see
-    ``flow.rtl.backend.cxx_opt_level``); callers pick it by design size.
+    ``flow.rtl.backend.cxx_opt_level``); callers pick it by design size. ``extra_args`` go to Verilator before
+    the sources (e.g. ``--trace-saif``) and ``main`` names the C++ driver in ``rtl_dir``
+    (:mod:`flow.estimate.activity` uses both for its traced build).
     """
     jobs = jobs or int(os.environ.get("QFLOW_MAKE_JOBS", "2"))
     obj = rtl_dir / "obj"
@@ -80,9 +83,10 @@ def build_harness(rtl_dir: Path, sources: list[str], opt: str = "-O1", jobs: int
         "0",
         "--x-initial",
         "0",
+        *extra_args,
         "harness.v",
         *sources,
-        "harness_main.cpp",
+        main,
     ]
     result = subprocess.run(cmd, cwd=rtl_dir, env=_env(), capture_output=True, text=True)
     if result.returncode != 0:
@@ -159,8 +163,12 @@ def run_harness(
     stall_out: int = 0,
     seed: int = 1,
     tag: str = "run",
+    plusargs: tuple[str, ...] = (),
 ) -> HarnessRun:
-    """Run the built harness on input ``beats``; return output beats and cycle counts."""
+    """Run the built harness on input ``beats``; return output beats and cycle counts.
+
+    ``plusargs`` (``+name=value``) are passed to the binary after the harness's own.
+    """
     binary = (rtl_dir / "obj" / "Vqflow_harness").resolve()
     if not binary.exists():
         raise SimulationError(f"{binary}: harness not built (call compile() first)")
@@ -176,6 +184,7 @@ def run_harness(
         f"+stall_in={stall_in}",
         f"+stall_out={stall_out}",
         f"+seed={seed}",
+        *plusargs,
     ]
     result = subprocess.run(cmd, cwd=rtl_dir, capture_output=True, text=True)
     match = _RESULT.search(result.stdout)
