@@ -200,7 +200,8 @@ def test_network_cocotb_per_vector_and_batch(weight, act, inp, folding, tmp_path
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("recipe_name", "per_vector"),
-    [("tfc_w1a1", 100), ("mlp_w4a4_digits", 100), ("lenet5_w4a4", 5), ("adder_mlp_mnist", 100)],
+    [("tfc_w1a1", 100), ("mlp_w4a4_digits", 100), ("lenet5_w4a4", 5), ("adder_mlp_mnist", 100),
+     ("adder_lenet5", 5)],
 )
 def test_recipe_whole_test_split_in_cocotb(recipe_name, per_vector, tmp_path):
     """The recipe's accelerator (default folding) on its whole test split in cocotb batch mode with 30 %
