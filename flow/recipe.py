@@ -40,22 +40,27 @@ class Fold:
 class HardwareConfig:
     """Default hardware settings of a recipe.
 
-    ``default_folding`` is ``"parallel"`` (one vector per cycle: PE = outputs, SIMD = inputs) or
-    ``"folded"`` (the RTL flow picks small PE/SIMD); ``layers`` overrides it per layer name.
+    ``default_folding`` is ``"parallel"`` (one vector per cycle: PE = outputs, SIMD = inputs), ``"folded"``
+    (the RTL flow picks small PE/SIMD: 64 cycles per inference for an MLP, the slowest convolution's pace for a
+    CNN) or a positive int, the target cycles per inference (each layer gets the smallest PE x SIMD that meets
+    it); ``layers`` overrides it per layer name.
     ``clock_mhz`` is the clock assumed when cycles are turned into time (Yosys gives no timing).
     ``hls`` holds hls4ml settings for the Vitis project (``qflow hls``): ``IOType``, ``ReuseFactor``,
     ``Strategy``, ``LayerName``, ``Part``, ``ClockPeriod``.
     """
 
-    default_folding: str = "parallel"
+    default_folding: str | int = "parallel"
     layers: Mapping[str, Fold] = field(default_factory=lambda: MappingProxyType({}))
     clock_mhz: float = 200.0
     hls: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
-        if self.default_folding not in ("parallel", "folded"):
+        target = self.default_folding
+        if not ((isinstance(target, int) and not isinstance(target, bool) and target >= 1)
+                or target in ("parallel", "folded")):
             raise RecipeError(
-                f"HardwareConfig.default_folding: expected 'parallel' or 'folded', got {self.default_folding!r}"
+                "HardwareConfig.default_folding: expected 'parallel', 'folded' or a positive int (cycles per "
+                f"inference), got {target!r}"
             )
 
 

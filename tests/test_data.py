@@ -30,3 +30,13 @@ def test_input_range_and_image_shape():
 def test_unknown_dataset():
     with pytest.raises(RecipeError, match="dataset 'cifar'"):
         load_dataset("cifar")
+
+
+def test_hardware_default_folding_accepts_a_cycle_target():
+    from flow.errors import RecipeError
+    from flow.recipe import HardwareConfig
+
+    assert HardwareConfig(default_folding=1024).default_folding == 1024
+    for bad in (0, -3, True, 1.5, "fast"):
+        with pytest.raises(RecipeError, match="positive int"):
+            HardwareConfig(default_folding=bad)
