@@ -53,7 +53,7 @@ def _fmt(v) -> str:
     if v is None:
         return "-"
     if isinstance(v, float):
-        return f"{v:.3f}" if v < 10 else f"{v:,.0f}"
+        return f"{v:.3f}" if v < 10 else f"{v:,.1f}" if v < 1000 else f"{v:,.0f}"
     return f"{v:,}" if isinstance(v, int) else str(v)
 
 
