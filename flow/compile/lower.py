@@ -156,6 +156,16 @@ def _dense_weights(layer) -> tuple[np.ndarray, int, bool]:
     return ints.astype(np.int64), frac, False
 
 
+def _layer_weights(layer, in_type: IntType, adder: bool) -> tuple[np.ndarray, int, bool]:
+    """(W as (MH, MW) integers, w_frac, bipolar?) of a Dense/Conv2D or adder layer, where the layer's output
+    scale is 2^-(input frac + w_frac). Adder weights sit on the input's grid (:func:`_adder_weights`) and
+    ``-sum |x - w|`` keeps that grid, so their w_frac is 0."""
+    if adder:
+        W, frac = _adder_weights(layer, in_type)
+        return W, frac - in_type.frac, False
+    return _dense_weights(layer)
+
+
 def _adder_weights(layer, in_type: IntType) -> tuple[np.ndarray, int]:
     """(W as (MH, MW) integer codes on the input's grid, that grid's frac bits) of a ``QflowAdderDense``.
 
@@ -393,36 +403,22 @@ def lower(hls_model, fold: FoldFn) -> Network:
         if kind == "Transpose" and chw_flatten is not None and list(layer.get_attr("perm")) == [1, 2, 0]:
             chw_flatten = None  # back to channels-last: the pair was a no-op on the stream
             continue
-        if kind == "Dense":
+        if kind in ("Dense", "QflowAdderDense"):
+            adder = kind == "QflowAdderDense"
             in_type = ready_input(layer)
             if image is not None:
                 raise UnsupportedError(
-                    f"layer {layer.name!r}: Dense on a {image.h}x{image.w}x{image.c} feature map needs a Flatten "
+                    f"layer {layer.name!r}: {kind} on a {image.h}x{image.w}x{image.c} feature map needs a Flatten "
                     "before it"
                 )
-            W, w_frac, w_bipolar = _dense_weights(layer)
-            if chw_flatten is not None:
+            W, w_frac, w_bipolar = _layer_weights(layer, in_type, adder)
+            if chw_flatten is not None:  # columns from the flatten's (c, h, w) order to the stream's (h, w, c)
                 f = chw_flatten
                 if W.shape[1] != f.pixels * f.c:
                     raise UnsupportedError(f"layer {layer.name!r}: expected {f.pixels * f.c} inputs after the flatten")
                 W = W.reshape(-1, f.c, f.h, f.w).transpose(0, 2, 3, 1).reshape(W.shape[0], -1)
                 chw_flatten = None
-            add_matvec(layer, W, w_frac, w_bipolar, in_type, 1, int(W.shape[1]))
-        elif kind == "QflowAdderDense":
-            in_type = ready_input(layer)
-            if image is not None:
-                raise UnsupportedError(
-                    f"layer {layer.name!r}: an adder layer on a {image.h}x{image.w}x{image.c} feature map needs a "
-                    "Flatten before it"
-                )
-            W, frac = _adder_weights(layer, in_type)
-            if chw_flatten is not None:  # columns from (c, h, w) to the stream's (h, w, c), as for Dense
-                f = chw_flatten
-                if W.shape[1] != f.pixels * f.c:
-                    raise UnsupportedError(f"layer {layer.name!r}: expected {f.pixels * f.c} inputs after the flatten")
-                W = W.reshape(-1, f.c, f.h, f.w).transpose(0, 2, 3, 1).reshape(W.shape[0], -1)
-                chw_flatten = None
-            add_matvec(layer, W, frac - in_type.frac, False, in_type, 1, int(W.shape[1]), adder=True)
+            add_matvec(layer, W, w_frac, w_bipolar, in_type, 1, int(W.shape[1]), adder=adder)
         elif kind in ("Conv2D", "QflowAdderConv2D", "Pooling2D") and chw_flatten is not None:
             raise UnsupportedError(f"layer {layer.name!r}: expected a channels-last input, got a channels-first one")
         elif kind in ("Conv2D", "QflowAdderConv2D"):
@@ -450,11 +446,7 @@ def lower(hls_model, fold: FoldFn) -> Network:
                 pad = Pad(f"{layer.name}_pad", image, *pads, value=0, simd=1, elem_type=in_type)
                 net.layers.append(pad)
                 image = pad.ofm
-            if adder:
-                W, frac = _adder_weights(layer, in_type)
-                w_frac, w_bipolar = frac - in_type.frac, False
-            else:
-                W, w_frac, w_bipolar = _dense_weights(layer)
+            W, w_frac, w_bipolar = _layer_weights(layer, in_type, adder)
             if W.shape[1] != k * k * image.c:
                 raise UnsupportedError(
                     f"layer {layer.name!r}: weights {layer.weights['weight'].data.shape} do not match a "
