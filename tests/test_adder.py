@@ -22,6 +22,14 @@ def _tiny_adder(quant: str = "uint4") -> nn.Sequential:
     )
 
 
+def calibrated(model: nn.Module, input_shape: tuple[int, ...]) -> nn.Module:
+    """``model`` with BatchNorm statistics from 32 random inputs (non-trivial thresholds), in eval mode."""
+    model.train()
+    with torch.no_grad():
+        model(torch.rand(32, *input_shape))
+    return model.eval()
+
+
 def test_forward_and_adder_gradients_match_the_definitions():
     torch.manual_seed(1)
     x = torch.randn(5, 7, dtype=torch.float64, requires_grad=True)
@@ -81,12 +89,7 @@ def test_export_is_exact_and_uses_the_custom_node(tmp_path):
 
     from flow.export import compare_with_torch, export_qonnx
 
-    model = _tiny_adder()
-    model.train()
-    with torch.no_grad():
-        for _ in range(3):  # non-trivial BatchNorm statistics
-            model(torch.rand(32, 12))
-    model.eval()
+    model = calibrated(_tiny_adder(), (12,))
     wrapper = export_qonnx(model, (12,), tmp_path / "adder.onnx")
     adders = [n for n in wrapper.graph.node if n.op_type == "AdderMatMul"]
     assert len(adders) == 2 and {n.domain for n in adders} == {"flow.qonnx_ops"}
@@ -102,11 +105,7 @@ def test_lowering_maps_adder_layers_and_golden_equals_reference(tmp_path):
     from flow.rtl.ops.mvau import MvauMode
     from flow.synth import convert
 
-    model = _tiny_adder()
-    model.train()
-    with torch.no_grad():
-        model(torch.rand(32, 12))
-    model.eval()
+    model = calibrated(_tiny_adder(), (12,))
     wrapper = export_qonnx(model, (12,), tmp_path / "adder.onnx")
     hls_model = convert(wrapper, tmp_path / "rtl", folding=4)
     net = hls_model.config.backend.network(hls_model)
@@ -170,11 +169,7 @@ def test_adder_cnn_exports_exactly_and_lowers_to_adder_convolutions(tmp_path):
     from flow.rtl.ops.mvau import MvauMode
     from flow.synth import convert
 
-    model = _tiny_adder_cnn()
-    model.train()
-    with torch.no_grad():
-        model(torch.rand(32, 1, 8, 8))
-    model.eval()
+    model = calibrated(_tiny_adder_cnn(), (1, 8, 8))
     wrapper = export_qonnx(model, (1, 8, 8), tmp_path / "cnn.onnx")
     assert [n.op_type for n in wrapper.graph.node].count("AdderConv") == 2
     x = np.random.default_rng(0).random((64, 1, 8, 8)).astype(np.float32)

@@ -161,19 +161,14 @@ def test_recipe_three_way_whole_test_split(recipe_name, tmp_path, monkeypatch):
 def test_adder_cnn_csim_equals_reference(tmp_path):
     """AdderNet convolutions (padding, max-pool between adder layers, flatten) in the Vitis project, io_stream:
     C-sim == golden == QONNX reference."""
-    import torch
-    from test_adder import _tiny_adder_cnn
+    from test_adder import _tiny_adder_cnn, calibrated
 
     from flow.export import export_qonnx
     from flow.hls.stage import outputs_as_codes
     from flow.hls.verify import pairwise, run_csim
     from flow.reference import Reference
 
-    model = _tiny_adder_cnn()
-    model.train()
-    with torch.no_grad():
-        model(torch.rand(32, 1, 8, 8))
-    model.eval()
+    model = calibrated(_tiny_adder_cnn(), (1, 8, 8))
     qonnx_model = export_qonnx(model, (1, 8, 8), tmp_path / "cnn.onnx")
     x = np.random.default_rng(0).random((100, 1, 8, 8)).astype(np.float32)
     project, csim = run_csim(qonnx_model, lambda net: net.quantize_input(x), tmp_path / "hls", {"IOType": "io_stream"})

@@ -192,10 +192,10 @@ def _adder_weights(layer, in_type: IntType) -> tuple[np.ndarray, int]:
 
 def _adder_interval(W: np.ndarray, in_type: IntType) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-channel exact (lo, hi) of ``-sum |x - w|`` over all inputs, and the bound on any partial sum."""
-    xlo, xhi = in_type.range
-    far = np.maximum(np.abs(xlo - W), np.abs(xhi - W))
-    near = np.where((W - xlo >= 0) & (xhi - W >= 0), 0, np.minimum(np.abs(xlo - W), np.abs(xhi - W)))
-    return -far.sum(axis=1), -near.sum(axis=1), far.sum(axis=1)
+    from flow.rtl.ops.mvau import adder_output_range
+
+    lo, hi = adder_output_range(W, *in_type.range)
+    return lo, hi, -lo  # every term is <= 0, so the partial sums lie between the total and 0
 
 
 def _acc_interval(W: np.ndarray, in_type: IntType) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 
 import torch
+from brevitas.function.ops_ste import round_ste
 from torch import nn
 from torch.nn import functional as F
 
@@ -77,16 +78,6 @@ def _adaptive_hook(eta: float, numel: int):
         return grad if norm == 0 else grad * (factor / norm)
 
     return hook
-
-
-class _RoundSte(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x):
-        return torch.round(x)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return grad
 
 
 def _code_range(spec: QuantSpec) -> tuple[int, int]:
@@ -169,7 +160,7 @@ class _AdderBase(nn.Module):
         if torch.compiler.is_exporting():
             return x, self._export_weight_quant(weight, scale)
         lo, hi = _code_range(self.spec)
-        codes = torch.clamp(_RoundSte.apply(weight / scale), lo, hi)
+        codes = torch.clamp(round_ste(weight / scale), lo, hi)
         return x, codes * scale
 
     def _export_weight_quant(self, weight: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:

@@ -64,5 +64,4 @@ class Distill:
 
     def __call__(self, model: nn.Module, dataset: Dataset, recipe) -> TrainResult:
         teacher = self.teacher_model()
-        torch.manual_seed(recipe.train.seed)
         return train(model, dataset, recipe.train, loss=kd_loss(teacher, self.alpha, self.temperature))

@@ -210,15 +210,20 @@ def _check_w(W: np.ndarray, params: MvauParams) -> np.ndarray:
     return W
 
 
+def adder_output_range(W: np.ndarray, xlo: int, xhi: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact per-channel (min, max) of ``-sum_i |x_i - W[j, i]|`` over inputs ``x_i`` in ``[xlo, xhi]``."""
+    far = np.maximum(np.abs(xlo - W), np.abs(xhi - W))
+    near = np.where((xlo <= W) & (xhi >= W), 0, np.minimum(np.abs(xlo - W), np.abs(xhi - W)))
+    return -far.sum(axis=1), -near.sum(axis=1)
+
+
 def _output_range(W: np.ndarray, params: MvauParams) -> tuple[np.ndarray, np.ndarray]:
     """Exact per-channel (min, max) of y over all inputs in ``params.x_range`` (elements independent)."""
     xlo, xhi = params.x_range
     if params.mode == MvauMode.XNOR:
         return np.full(params.mh, -params.mw, np.int64), np.full(params.mh, params.mw, np.int64)
     if params.mode == MvauMode.ADDER:
-        far = np.maximum(np.abs(xlo - W), np.abs(xhi - W))
-        near = np.where((xlo <= W) & (xhi >= W), 0, np.minimum(np.abs(xlo - W), np.abs(xhi - W)))
-        return -far.sum(axis=1), -near.sum(axis=1)
+        return adder_output_range(W, xlo, xhi)
     a, b = xlo * W, xhi * W  # MAC and BIPOLAR_W: x*w is monotonic in x
     return np.minimum(a, b).sum(axis=1), np.maximum(a, b).sum(axis=1)
 
