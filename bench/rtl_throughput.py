@@ -2,8 +2,10 @@
 
 All in one process on the same trained recipe (default ``tfc_w1a1``) and the same inputs:
 
-* qflow-rtl Verilator batch harness, fully parallel and one folded configuration (run time of the
-  simulation binary over N inferences; build time reported separately);
+* qflow-rtl Verilator batch harness, fully parallel and one folded configuration, each with the default
+  ("fast-build") and the "fast-sim" C++ build: ``predict_int`` over N inferences (packing, binary stimulus
+  file, simulation, reading back; checked == golden), and the simulation binary alone on the same stimulus;
+  build time reported separately;
 * the qflow reference executor (batched qonnx);
 * qonnx ``execute_onnx`` per sample (the baseline of the ratio column);
 * hls4ml's Vitis backend: ``compile()`` (g++ C-simulation) and ``predict()``; its outputs are also
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -32,8 +35,8 @@ from flow.synth import convert
 PER_SAMPLE = 100
 
 
-def rtl_rate(qonnx_model, x: np.ndarray, folding, workdir: Path) -> tuple[float, float, dict]:
-    hls_model = convert(qonnx_model, workdir / f"rtl_{folding}", folding=folding)
+def rtl_rate(qonnx_model, x: np.ndarray, folding, workdir: Path, sim_build: str) -> tuple[float, float, dict]:
+    hls_model = convert(qonnx_model, workdir / f"rtl_{folding}_{sim_build}", folding=folding, sim_build=sim_build)
     backend = hls_model.config.backend
     t0 = time.perf_counter()
     hls_model.compile()
@@ -45,7 +48,14 @@ def rtl_rate(qonnx_model, x: np.ndarray, folding, workdir: Path) -> tuple[float,
     y, run = backend.predict_int(hls_model, x_int, tag="bench")
     seconds = time.perf_counter() - t0
     assert np.array_equal(y, golden), "RTL differs from the golden model"
-    info = {"cycles/inference": run.steady_cycles_per_inference,
+    # the simulation binary alone (no Python packing/unpacking): the same stimulus file, run again
+    t0 = time.perf_counter()
+    result = subprocess.run([str((backend.design(hls_model).directory / "obj" / "Vqflow_harness").resolve()),
+                             "+in=bench_stimulus.bin", "+out=bench_again.bin", f"+n={len(x_int)}"],
+                            cwd=backend.design(hls_model).directory, capture_output=True, text=True)
+    sim_only = time.perf_counter() - t0
+    assert result.returncode == 0 and "QFLOW_RESULT" in result.stdout, result.stdout + result.stderr
+    info = {"cycles/inference": run.steady_cycles_per_inference, "sim_only": len(x_int) / sim_only,
             "blocks": len(backend.design(hls_model).blocks)}
     return len(x) / seconds, build_s, info
 
@@ -90,6 +100,8 @@ def main() -> None:
     parser.add_argument("--no-hls", action="store_true", help="skip hls4ml's Vitis C-simulation")
     parser.add_argument("--foldings", default="parallel,folded",
                         help="comma-separated qflow-rtl foldings: parallel, folded or a cycle target")
+    parser.add_argument("--sim-builds", default="fast-build,fast-sim",
+                        help="comma-separated Verilator C++ builds (see flow.synth.convert)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     recipe = load_recipe(args.recipe)
@@ -116,9 +128,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="qflow-bench-", dir=paths.root) as tmp:
         work = Path(tmp)
         for folding in [int(f) if f.isdigit() else f for f in args.foldings.split(",")]:
-            rate, build_s, info = rtl_rate(qonnx_model, x, folding, work)
-            rows.append((f"qflow-rtl Verilator batch, {folding}", len(x), rate,
-                         f"build {build_s:.0f} s, {info['cycles/inference']:.0f} cycles/inference"))
+            for sim_build in args.sim_builds.split(","):
+                rate, build_s, info = rtl_rate(qonnx_model, x, folding, work, sim_build)
+                rows.append((f"qflow-rtl Verilator batch, {folding}, {sim_build}", len(x), rate,
+                             f"build {build_s:.0f} s, {info['cycles/inference']:.0f} cycles/inference"))
+                rows.append(("  the same, simulation binary only", len(x), info["sim_only"],
+                             "no Python packing, file writing or checking"))
         if not args.no_hls:
             for io_type in ("io_parallel", "io_stream"):
                 rate, build_s, differing = exact_hls_rate(qonnx_model, test_x, reference, work, io_type)

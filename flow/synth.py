@@ -57,8 +57,12 @@ class Inputs:
     description: str
 
 
-def convert(qonnx_model, rtl_dir: Path, folding="parallel", layer_folding=None, clock_mhz: float = 200.0):
-    """QONNX -> hls4ml ModelGraph on the qflow-rtl backend (exact types come from the lowering)."""
+def convert(qonnx_model, rtl_dir: Path, folding="parallel", layer_folding=None, clock_mhz: float = 200.0,
+            sim_build: str = "fast-build"):
+    """QONNX -> hls4ml ModelGraph on the qflow-rtl backend (exact types come from the lowering).
+
+    ``sim_build``: ``"fast-build"`` (default) or ``"fast-sim"`` (``-O3 -march=native``: a longer C++ build,
+    about twice the simulation speed of wide designs; for long simulations such as whole data sets)."""
     import hls4ml
 
     import flow.rtl.backend as backend
@@ -76,6 +80,7 @@ def convert(qonnx_model, rtl_dir: Path, folding="parallel", layer_folding=None, 
         return hls4ml.converters.convert_from_onnx_model(
             qonnx_model, hls_config=config, backend=backend.BACKEND_NAME, output_dir=str(rtl_dir),
             project_name="qflow_accel", folding=folding, layer_folding=layer_folding, clock_mhz=clock_mhz,
+            sim_build=sim_build,
         )
 
 

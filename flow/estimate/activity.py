@@ -201,7 +201,7 @@ def measure_activity(net, design, x_int: np.ndarray, golden: np.ndarray, directo
     seconds per step).
     """
     from flow.rtl.backend import cxx_opt_level
-    from flow.rtl.generate import pack_input_beats, unpack_output_beats
+    from flow.rtl.generate import pack_input_words, unpack_output_words
     from flow.rtl.verilator import run_harness
 
     energy = energy or ToggleEnergy()
@@ -219,13 +219,13 @@ def measure_activity(net, design, x_int: np.ndarray, golden: np.ndarray, directo
     for stale in (SAIF_FULL, SAIF_START, TRACE_MAP):
         (directory / stale).unlink(missing_ok=True)
     x = np.asarray(x_int)[:n]
-    run = run_harness(directory, pack_input_beats(net, x), design.interface["input"]["tdata_width"], n,
+    run = run_harness(directory, pack_input_words(net, x), design.interface["output"]["tdata_width"], n,
                       tag="activity", plusargs=(f"+saif={SAIF_FULL}", f"+tracemap={TRACE_MAP}"))
-    got = unpack_output_beats(net, run.beats)
+    got = unpack_output_words(net, run.words)
     differing = int((got != np.asarray(golden)[:n].reshape(got.shape)).any(axis=1).sum())
     result = subprocess.run(
-        [str((directory / "obj" / "Vqflow_harness").resolve()), "+in=activity_stimulus.mem",
-         "+out=activity_start_outputs.txt", f"+n={n}", f"+saif={SAIF_START}", f"+saif_until={start_cycle}"],
+        [str((directory / "obj" / "Vqflow_harness").resolve()), "+in=activity_stimulus.bin",
+         "+out=activity_start_outputs.bin", f"+n={n}", f"+saif={SAIF_START}", f"+saif_until={start_cycle}"],
         cwd=directory, capture_output=True, text=True)
     if result.returncode != 0 or not (directory / SAIF_START).is_file():
         raise ActivityError(f"{directory}: window-start run failed (exit {result.returncode}): "

@@ -236,8 +236,12 @@ def prepare(design, directory: Path) -> list[str]:
 
 
 def write_driver(directory: Path) -> None:
-    """Write the traced C++ driver (``activity_main.cpp``) and the hook (``obj/verilated_saif_c.h``)."""
+    """Write the traced C++ driver (``activity_main.cpp``), the harness's binary file I/O (``harness_io.cpp``)
+    and the hook (``obj/verilated_saif_c.h``)."""
+    from flow.rtl.generate import TEMPLATES
+
     write_text(Path(directory) / "activity_main.cpp", ACTIVITY_MAIN)
+    write_text(Path(directory) / "harness_io.cpp", (TEMPLATES / "harness_io.cpp").read_text())
     write_text(Path(directory) / "obj" / "verilated_saif_c.h", trace_map_header())
 
 
@@ -250,7 +254,7 @@ def build(directory: Path, sources: list[str], opt: str = "-O1") -> tuple[Path, 
 
     args = TRACE_ARGS
     digest = hashlib.sha256()
-    for name in sorted([*sources, "harness.v", "activity_main.cpp", "obj/verilated_saif_c.h",
+    for name in sorted([*sources, "harness.v", "harness_io.cpp", "activity_main.cpp", "obj/verilated_saif_c.h",
                         *memory_files(directory)]):
         digest.update(name.encode() + b"\0" + (directory / name).read_bytes() + b"\0")
     digest.update(json.dumps([opt, *args]).encode())

@@ -21,7 +21,7 @@ import numpy as np
 import flow
 from flow.compile.network import Flatten, IntType, MatVec, MaxPool, Network, Pad, SlidingWindow, Thresholds
 from flow.errors import UnsupportedError
-from flow.rtl.ops import HW_ROOT, encode, pack_fields, unpack_fields
+from flow.rtl.ops import HW_ROOT, encode, pack_fields, pack_fields_words, unpack_fields, unpack_fields_words
 from flow.rtl.ops import mvau as mvau_ops
 from flow.rtl.ops import thresholding as thresholding_ops
 
@@ -520,6 +520,7 @@ def write_rtl(net: Network, directory: str | Path, source: str = "") -> RtlDesig
         sources.append("top.v")
         (tmp / "harness.v").write_text(harness_v)
         shutil.copy2(TEMPLATES / "harness_main.cpp", tmp / "harness_main.cpp")
+        shutil.copy2(TEMPLATES / "harness_io.cpp", tmp / "harness_io.cpp")
         for name, lines in mems.items():
             (tmp / name).write_text("\n".join(lines) + "\n")
         (tmp / "interface.json").write_text(json.dumps(iface, indent=2) + "\n")
@@ -544,6 +545,34 @@ def pack_input_beats(net: Network, x_int: np.ndarray) -> list[int]:
     return pack_fields(_encode(x, net.input_type, "input").reshape(-1, _input_elems(net)), net.input_type.bits)
 
 
+def pack_input_words(net: Network, x_int: np.ndarray) -> np.ndarray:
+    """Input codes (N, features) -> the harness's binary stimulus: ``(beats, ceil(width/32))`` uint32 words,
+    little-endian, element 0 in the least significant bits (the packing of :func:`pack_input_beats`).
+
+    Values outside the input type raise :class:`ValueError` (bipolar inputs must be exactly -1 or +1)."""
+    x = np.asarray(x_int).reshape(len(x_int), -1)
+    t = net.input_type
+    if t.bipolar:
+        # 1-bit fields straight from the comparison (no int64 copy: this is the whole-data-set path)
+        positive = x == 1
+        if np.count_nonzero(positive) + np.count_nonzero(x == -1) != x.size:
+            bad = x.reshape(-1)[int(np.flatnonzero((x != 1) & (x != -1))[0])]
+            raise ValueError(f"input (bipolar): expected values -1 or +1, got {bad}")
+        fields = positive.view(np.uint8)
+    else:
+        fields = _encode(x.astype(np.int64, copy=False), t, "input")
+    return pack_fields_words(fields.reshape(-1, _input_elems(net)), t.bits)
+
+
+def unpack_output_words(net: Network, words: np.ndarray) -> np.ndarray:
+    """The harness's binary outputs ``(beats, ceil(width/32))`` uint32 -> (N, outputs) integers."""
+    t = _output_stream_type(net)
+    values = unpack_fields_words(words, _output_elems(net), t.bits, t.signed and not t.bipolar)
+    if t.bipolar:
+        values = 2 * values - 1
+    return values.reshape(-1, _output_features(net))
+
+
 def pack_output_beats(net: Network, y_int: np.ndarray) -> list[int]:
     """Integer outputs (N, outputs) -> the AXI-Stream beats the accelerator sends, in order."""
     t = _output_stream_type(net)
@@ -560,5 +589,5 @@ def unpack_output_beats(net: Network, beats: list[int]) -> np.ndarray:
     return values.reshape(-1, _output_features(net))
 
 
-__all__ = ["TOP", "RtlDesign", "pack_input_beats", "pack_output_beats", "plan", "threshold_mem_lines",
-           "unpack_output_beats", "write_rtl"]
+__all__ = ["TOP", "RtlDesign", "pack_input_beats", "pack_input_words", "pack_output_beats", "plan",
+           "threshold_mem_lines", "unpack_output_beats", "unpack_output_words", "write_rtl"]

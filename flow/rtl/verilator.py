@@ -11,6 +11,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from flow.errors import QflowError
 
 log = logging.getLogger(__name__)
@@ -87,6 +89,7 @@ def build_harness(rtl_dir: Path, sources: list[str], opt: str = "-O1", jobs: int
         "harness.v",
         *sources,
         main,
+        "harness_io.cpp",
     ]
     result = subprocess.run(cmd, cwd=rtl_dir, env=_env(), capture_output=True, text=True)
     if result.returncode != 0:
@@ -97,9 +100,10 @@ def build_harness(rtl_dir: Path, sources: list[str], opt: str = "-O1", jobs: int
 
 @dataclass(frozen=True)
 class HarnessRun:
-    """One batch run: output beats and the cycle counts the harness measured."""
+    """One batch run: output beats (``(beats, words)`` uint32, see ``harness_io.cpp``) and the cycle counts the
+    harness measured."""
 
-    beats: list[int]
+    words: np.ndarray
     inferences: int
     first_in_cycle: int
     first_out_cycle: int
@@ -133,7 +137,7 @@ def merge_runs(runs: list[HarnessRun]) -> HarnessRun:
     intervals = sum(r.inferences - 1 for r in runs)
     span = sum(r.last_out_cycle - r.first_out_cycle for r in runs)
     return HarnessRun(
-        beats=[b for r in runs for b in r.beats],
+        words=np.concatenate([r.words for r in runs]),
         inferences=sum(r.inferences for r in runs),
         first_in_cycle=runs[0].first_in_cycle,
         first_out_cycle=runs[0].first_out_cycle,
@@ -156,8 +160,8 @@ _BLOCK = re.compile(r"QFLOW_BLOCK index=(\d+) done0=(-?\d+) last=(-?\d+) beats=(
 
 def run_harness(
     rtl_dir: Path,
-    beats: list[int],
-    in_width: int,
+    words: np.ndarray,
+    out_width: int,
     inferences: int,
     stall_in: int = 0,
     stall_out: int = 0,
@@ -165,17 +169,19 @@ def run_harness(
     tag: str = "run",
     plusargs: tuple[str, ...] = (),
 ) -> HarnessRun:
-    """Run the built harness on input ``beats``; return output beats and cycle counts.
+    """Run the built harness on input beats ``words`` (``(beats, ceil(in_width/32))`` uint32, from
+    :func:`flow.rtl.generate.pack_input_words`); return output beats (``ceil(out_width/32)`` words each) and
+    cycle counts. The stimulus is written to ``<tag>_stimulus.bin``, the outputs read from ``<tag>_outputs.bin``.
 
     ``plusargs`` (``+name=value``) are passed to the binary after the harness's own.
     """
     binary = (rtl_dir / "obj" / "Vqflow_harness").resolve()
     if not binary.exists():
         raise SimulationError(f"{binary}: harness not built (call compile() first)")
-    digits = max(1, (in_width + 3) // 4)
-    stim = rtl_dir / f"{tag}_stimulus.mem"
-    out = rtl_dir / f"{tag}_outputs.txt"
-    stim.write_text("".join(f"{b:0{digits}x}\n" for b in beats))
+    stim = rtl_dir / f"{tag}_stimulus.bin"
+    out = rtl_dir / f"{tag}_outputs.bin"
+    out.unlink(missing_ok=True)
+    np.ascontiguousarray(words, dtype=np.dtype("<u4")).tofile(stim)
     cmd = [
         str(binary),
         f"+in={stim.name}",
@@ -191,10 +197,13 @@ def run_harness(
     if result.returncode != 0 or match is None:
         tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-10:])
         raise SimulationError(f"{rtl_dir}: simulation did not finish (exit {result.returncode}):\n{tail}")
-    lines = out.read_text().split()
+    out_words = max(1, -(-out_width // 32))
+    got = np.fromfile(out, dtype=np.dtype("<u4")) if out.is_file() else np.zeros(0, dtype=np.uint32)
+    if got.size % out_words:
+        raise SimulationError(f"{out}: {got.size} words is not a whole number of {out_words}-word beats")
     n, first, first_out, last, lat_sum, lat_max = (int(g) for g in match.groups())
     blocks = [
         (int(m.group(2)), (int(m.group(3)) - int(m.group(2))) / (n - 1) if n > 1 else float("nan"))
         for m in _BLOCK.finditer(result.stdout)
     ]
-    return HarnessRun([int(x, 16) for x in lines], n, first, first_out, last, lat_sum, lat_max, blocks=blocks)
+    return HarnessRun(got.reshape(-1, out_words), n, first, first_out, last, lat_sum, lat_max, blocks=blocks)

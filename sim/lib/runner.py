@@ -112,6 +112,7 @@ def run_cocotb(
     seed: int = 12345,
     plusargs: Sequence[str] = (),
     public: Sequence[str] = (),
+    cxx_sources: Sequence[str | os.PathLike[str]] = (),
 ) -> Path:
     """Verilate ``sources`` with ``parameters`` into ``build_dir`` and run the cocotb ``test_module``.
 
@@ -119,8 +120,9 @@ def run_cocotb(
     ``$QFLOW_TB_CONFIG`` for the test (see :func:`tb_config`). ``plusargs`` go to the simulation,
     ``public`` names extra top-level signals (patterns) the test needs to see besides ``clk``, ``rst_n``,
     ``s_axis_*``, ``m_axis_*`` and the parameters; ``opt_fast`` is the C++ optimization of the model
-    (``-O0`` compiles big generated netlists much faster). Raises :class:`AssertionError` when a cocotb
-    test fails, naming the results file. Returns the results file.
+    (``-O0`` compiles big generated netlists much faster); ``cxx_sources`` are C++ files compiled into the model
+    (DPI-C functions the Verilog imports, e.g. the batch harness's ``harness_io.cpp``). Raises
+    :class:`AssertionError` when a cocotb test fails, naming the results file. Returns the results file.
     """
     build_dir = Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
@@ -140,7 +142,8 @@ def run_cocotb(
             hdl_toplevel=toplevel,
             parameters={k: _hdl_value(v) for k, v in parameters.items()},
             build_dir=build_dir,
-            build_args=["-Wno-fatal", "--x-assign", "unique", "--x-initial", "unique"],
+            build_args=["-Wno-fatal", "--x-assign", "unique", "--x-initial", "unique",
+                        *(str(Path(c).resolve()) for c in cxx_sources)],
             log_file=build_dir / "build.log",
         )
     results = build_dir / f"{test_module}.results.xml"

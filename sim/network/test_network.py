@@ -4,7 +4,7 @@ Two cocotb modes on the same generated RTL:
 
 * per-vector: Python drives ``s_axis`` beat by beat with random idle cycles and random backpressure on
   ``m_axis`` (``sim/lib`` driver/sink/monitor), and checks AXI-Stream rules and every beat with ``==``;
-* batch: the generated harness reads the stimulus from a memory file and clocks the design itself
+* batch: the generated harness reads the stimulus from a binary file and clocks the design itself
   (random stalls from ``$urandom``); Python only starts the clock and waits for ``done``.
 
 Plus the backend's own ``compile()``/``predict()`` path (no cocotb) on a whole test split.
@@ -61,7 +61,9 @@ if cocotb is not None:
             await cocotb.triggers.ClockCycles(dut.clk, 1000)
         if not int(dut.done.value):
             await RisingEdge(dut.done)
-        got = [int(line, 16) for line in Path("outputs.txt").read_text().split()]
+        raw = Path("outputs.bin").read_bytes()
+        size = 4 * cfg["out_words"]
+        got = [int.from_bytes(raw[i : i + size], "little") for i in range(0, len(raw), size)]
         assert got == cfg["out_beats"], "batch harness outputs differ from the golden model"
 
 
@@ -136,7 +138,7 @@ def run_cocotb_modes(
 ) -> None:
     """Run the per-vector cocotb test (first ``per_vector`` inputs) and the batch cocotb test (all inputs, or
     as many as the harness memory holds)."""
-    from flow.rtl.generate import MAX_HARNESS_BEATS, pack_input_beats, pack_output_beats
+    from flow.rtl.generate import MAX_HARNESS_BEATS, pack_input_beats, pack_input_words, pack_output_beats
 
     in_per_vec = design.interface["input"]["beats_per_inference"]
     out_per_vec = design.interface["output"]["beats_per_inference"]
@@ -169,8 +171,7 @@ def run_cocotb_modes(
     build = sim_build_dir("network", f"batch_{case}")
     for mem in design.directory.glob("*.mem"):
         shutil.copy2(mem, build / mem.name)
-    digits = (design.interface["input"]["tdata_width"] + 3) // 4
-    (build / "stimulus.mem").write_text("".join(f"{b:0{digits}x}\n" for b in in_beats))
+    pack_input_words(net, x_int).tofile(build / "stimulus.bin")
     pct = int(stall * 100)
     run_cocotb(
         "qflow_harness",
@@ -181,7 +182,9 @@ def run_cocotb_modes(
         extra_env={"COCOTB_TEST_FILTER": "network_batch"},
         plusargs=[f"+n={len(x_int)}", f"+stall_in={pct}", f"+stall_out={pct}"],
         public=["done"],
-        tb_config={"out_beats": out_beats, "timeout_cycles": 400 * len(in_beats) + 100000},
+        cxx_sources=[design.directory / "harness_io.cpp"],
+        tb_config={"out_beats": out_beats, "out_words": -(-design.interface["output"]["tdata_width"] // 32),
+                   "timeout_cycles": 400 * len(in_beats) + 100000},
     )
 
 

@@ -30,10 +30,12 @@ __all__ = [
     "encode",
     "hex_lines",
     "pack_fields",
+    "pack_fields_words",
     "parse_hex_lines",
     "read_mem",
     "signed_range",
     "unpack_fields",
+    "unpack_fields_words",
     "unsigned_range",
     "write_mem",
 ]
@@ -102,6 +104,52 @@ def pack_fields(fields: np.ndarray, bits: int) -> list[int]:
     bitmat = ((fields[:, :, None] >> shifts) & 1).astype(np.uint8).reshape(n_words, n_fields * bits)
     packed = np.packbits(bitmat, axis=1, bitorder="little")
     return [int.from_bytes(row.tobytes(), "little") for row in packed]
+
+
+def _bit_matrix(fields: np.ndarray, bits: int) -> np.ndarray:
+    """``(rows, n_fields)`` field values -> ``(rows, n_fields * bits)`` uint8 bits, field k's bit b at column
+    ``k*bits + b`` (the smallest unsigned dtype holding ``bits`` keeps the intermediate small)."""
+    dtype = next(d for d in (np.uint8, np.uint16, np.uint32, np.uint64) if np.dtype(d).itemsize * 8 >= bits)
+    as_bytes = np.ascontiguousarray(fields.astype(np.dtype(dtype).newbyteorder("<"))).view(np.uint8)
+    rows, n_fields = fields.shape
+    if bits == 1:
+        return as_bytes.reshape(rows, n_fields)
+    per_field = np.unpackbits(as_bytes.reshape(-1), bitorder="little").reshape(rows, n_fields, -1)[:, :, :bits]
+    return per_field.reshape(rows, n_fields * bits)
+
+
+def pack_fields_words(fields: np.ndarray, bits: int) -> np.ndarray:
+    """:func:`pack_fields` as an array: ``(rows, ceil(n_fields*bits/32))`` uint32 words, little-endian, the
+    padding bits 0 (the binary layout of the batch harness, ``flow/rtl/templates/harness_io.cpp``)."""
+    fields = np.asarray(fields)
+    if fields.ndim != 2:
+        raise ValueError(f"pack_fields_words: expected a 2-D array (rows, fields), got shape {fields.shape}")
+    check_range(fields, 0, (1 << bits) - 1, f"pack_fields_words ({bits}-bit fields)")
+    rows, n_fields = fields.shape
+    n_words = max(1, -(-(n_fields * bits) // 32))
+    bitmat = np.zeros((rows, n_words * 32), dtype=np.uint8)
+    bitmat[:, : n_fields * bits] = _bit_matrix(fields, bits)
+    packed = np.packbits(bitmat, axis=1, bitorder="little")
+    return np.ascontiguousarray(packed).view(np.dtype("<u4")).reshape(rows, n_words)
+
+
+def unpack_fields_words(words: np.ndarray, n_fields: int, bits: int, signed: bool) -> np.ndarray:
+    """Inverse of :func:`pack_fields_words`: uint32 words ``(rows, n_words)`` -> int64 ``(rows, n_fields)``."""
+    if not 1 <= bits <= MAX_FIELD_BITS:
+        raise ValueError(f"unpack_fields_words: expected a field width in [1, {MAX_FIELD_BITS}] bits, got {bits}")
+    words = np.ascontiguousarray(np.asarray(words, dtype=np.dtype("<u4")))
+    total = n_fields * bits
+    if words.ndim != 2 or words.shape[1] * 32 < total:
+        raise ValueError(f"unpack_fields_words: expected (rows, >= {-(-total // 32)}) words, got {words.shape}")
+    bitmat = np.unpackbits(words.view(np.uint8).reshape(len(words), -1), axis=1, bitorder="little")
+    if bitmat[:, total:].any():
+        row = int(np.flatnonzero(bitmat[:, total:].any(axis=1))[0])
+        raise ValueError(f"unpack_fields_words: row {row} has bits set above bit {total - 1}")
+    weights = np.int64(1) << np.arange(bits, dtype=np.int64)
+    out = (bitmat[:, :total].reshape(len(words), n_fields, bits).astype(np.int64) * weights).sum(axis=2)
+    if signed:
+        out = np.where(out >= (1 << (bits - 1)), out - (1 << bits), out)
+    return out
 
 
 def unpack_fields(words: Sequence[int], n_fields: int, bits: int, signed: bool) -> np.ndarray:
