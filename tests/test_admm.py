@@ -430,3 +430,36 @@ def test_quantized_forward_w_step_sees_projected_weights_and_ends_in_the_set():
     assert w_step and all(Binary(per_channel=True).contains(w) for w in w_step)
     for name, c in constraints.items():
         assert c.contains(model.get_submodule(name).weight.detach()), name
+
+
+def test_ste_finetune_trains_latent_weights_through_the_projection():
+    """finetune="ste": the loss sees project(latent), the latent weights keep changing (so signs may flip), the
+    support of a pruned set stays the one of the hard projection, and the result ends in the set."""
+    constraints = {"0": Intersect(Sparsity(0.5), Binary(per_channel=True)), "3": Binary(per_channel=True)}
+    base = dict(rho=0.05, max_iterations=1, finetune_epochs=2, lr=1e-2, finetune_lr=5e-2, batch_size=16)
+    frozen, ste = _toy_mlp(), _toy_mlp()
+    admm_train(frozen, _toy_dataset(), constraints, AdmmConfig(**base))
+    seen = []
+    hook = ste[0].register_forward_pre_hook(lambda m, args: seen.append(m.weight.detach().clone()))
+    admm_train(ste, _toy_dataset(), constraints, AdmmConfig(**base, finetune="ste"))
+    hook.remove()
+    fine = seen[-2 * (256 // 16) - 2 :]  # the fine-tuning forwards (and its per-epoch evaluations)
+    assert all(constraints["0"].contains(w) for w in fine)
+    supports = {tuple((w != 0).reshape(-1).tolist()) for w in fine}
+    assert len(supports) == 1  # the support is fixed after the hard projection
+    assert len({tuple(w.reshape(-1).tolist()) for w in fine}) > 1  # the levels (signs or alpha) moved
+    for name, c in constraints.items():
+        assert c.contains(ste.get_submodule(name).weight.detach()), name
+    # frozen fine-tuning leaves the projected weights alone: same constraints, other training result
+    assert not torch.equal(frozen[3].weight, ste[3].weight)
+
+
+def test_cosine_schedule_and_bad_modes():
+    model = _toy_mlp()
+    config = AdmmConfig(rho=0.05, max_iterations=2, finetune_epochs=1, lr=1e-2, batch_size=64, lr_schedule="cosine")
+    admm_train(model, _toy_dataset(), {"0": Binary(per_channel=True)}, config)
+    assert Binary(per_channel=True).contains(model[0].weight.detach())
+    with pytest.raises(ValueError, match=r"AdmmConfig.lr_schedule: expected 'constant' or 'cosine', got 'step'"):
+        AdmmConfig(lr_schedule="step")
+    with pytest.raises(ValueError, match=r"AdmmConfig.finetune: expected 'frozen' or 'ste', got 'masked'"):
+        AdmmConfig(finetune="masked")

@@ -91,10 +91,20 @@ class AdmmConfig:
     logit_scale: float = 1.0  # loss-only temperature, as in TrainConfig
     # W-step loss on the projected weights with a straight-through gradient (ADMM + STE hybrid)
     quantized_forward: bool = False
+    # after the hard projection: "frozen" (quantized weights fixed, the rest trains) or "ste" (the latent
+    # float weights keep training through the projection, straight-through; re-projected at the end)
+    finetune: str = "frozen"
+    # learning rate over each ADMM stage's W-steps and over the fine-tuning: "constant" or "cosine" (decayed to
+    # 0 over the stage's max_iterations x inner_epochs epochs, and over finetune_epochs)
+    lr_schedule: str = "constant"
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("adam", "sgd"):
             raise ValueError(f"AdmmConfig.optimizer: expected 'adam' or 'sgd', got {self.optimizer!r}")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"AdmmConfig.lr_schedule: expected 'constant' or 'cosine', got {self.lr_schedule!r}")
+        if self.finetune not in ("frozen", "ste"):
+            raise ValueError(f"AdmmConfig.finetune: expected 'frozen' or 'ste', got {self.finetune!r}")
         if not self.rho > 0 or not self.rho_growth >= 1:
             raise ValueError(f"AdmmConfig: expected rho > 0 and rho_growth >= 1, got {self.rho}, {self.rho_growth}")
         if self.max_iterations < 1 or self.inner_epochs < 0 or self.finetune_epochs < 0 or self.batch_size < 1:
@@ -178,6 +188,14 @@ def _optimizer(params: list[nn.Parameter], config: AdmmConfig, lr: float) -> tor
     return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=config.weight_decay)
 
 
+def _scheduler(opt: torch.optim.Optimizer, config: AdmmConfig, epochs: int, n_train: int):
+    """Per-step LR schedule of ``config.lr_schedule`` over ``epochs`` epochs of ``n_train`` samples."""
+    steps = max(1, epochs * -(-n_train // config.batch_size))
+    if config.lr_schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
+
+
 def _norm(tensors: Iterable[torch.Tensor]) -> float:
     return math.sqrt(sum(float(t.pow(2).sum()) for t in tensors))
 
@@ -209,6 +227,7 @@ def admm_train(
             z = {n: c.project(weights[n].detach()) for n, c in stage.items()}
             u = {n: torch.zeros_like(weights[n]) for n in stage}
         opt = _optimizer([p for p in model.parameters() if p.requires_grad], config, config.lr)
+        sched = _scheduler(opt, config, config.max_iterations * config.inner_epochs, len(dataset.train))
         converged = False
         for it in range(config.max_iterations):
             running, seen = 0.0, 0
@@ -235,6 +254,7 @@ def admm_train(
                         penalty = sum((weights[n] - z[n] + u[n]).pow(2).sum() for n in stage)
                         (loss + 0.5 * rho * penalty).backward()
                     opt.step()
+                    sched.step()
                     running += float(loss.detach()) * len(yb)
                     seen += len(yb)
                 epochs += 1
@@ -276,6 +296,19 @@ def admm_train(
     return result
 
 
+def _projector(c: Constraint, mask: torch.Tensor | None):
+    """The projection the STE fine-tuning applies every step: ``c.project``, with the support of a pruned
+    set fixed to ``mask`` (the one chosen by the hard projection), so only the levels move."""
+    if mask is None:
+        return c.project
+    if isinstance(c, Intersect) and isinstance(c.quant, Binary):
+        return lambda w: c.quant.project_on_support(w, mask)
+    if isinstance(c, Intersect):
+        m = mask.to(torch.float32)
+        return lambda w: c.quant.project(w * m.to(w.dtype)) * m.to(w.dtype)
+    return lambda w: w * mask.to(w.dtype)
+
+
 def _hard_project_and_finetune(
     model: nn.Module,
     dataset: Dataset,
@@ -285,34 +318,63 @@ def _hard_project_and_finetune(
     generator: torch.Generator,
     result: AdmmResult,
 ) -> None:
-    """``W <- project(W)``, then fine-tune with quantized weights frozen and pruned ones masked."""
+    """``W <- project(W)``, then fine-tune.
+
+    ``config.finetune == "frozen"``: quantized weights are fixed, pruned-only ones train under their mask.
+    ``"ste"``: every constrained layer keeps a latent float weight that trains straight-through: each step the
+    loss sees ``project(latent)`` (with the hard projection's support fixed for pruned sets), its gradient is
+    applied to the latent weight, and at the end ``W <- project(latent)``.
+    """
     masks: dict[str, torch.Tensor] = {}
+    ste = config.finetune == "ste"
     with torch.no_grad():
         for n, c in final.items():
-            weights[n].copy_(c.project(weights[n].detach()))
-            if isinstance(c, QUANT_SETS):
+            projected = c.project(weights[n].detach())
+            if isinstance(c, Sparsity | Intersect):
+                masks[n] = projected != 0
+            if isinstance(c, QUANT_SETS) and not ste:
                 weights[n].requires_grad_(False)
-            else:
-                masks[n] = (weights[n] != 0).to(weights[n].dtype)
-    hooks = [weights[n].register_hook(lambda g, m=m: g * m) for n, m in masks.items()]
+            # STE keeps the latent weight (its distance to the set is what the next steps can still change);
+            # frozen/masked fine-tuning starts from the projection
+            if not ste:
+                weights[n].copy_(projected)
+    projectors = {n: _projector(c, masks.get(n)) for n, c in final.items()}
+    hooks = [
+        weights[n].register_hook(lambda g, m=m: g * m.to(g.dtype))
+        for n, m in masks.items()
+        if not ste and not isinstance(final[n], QUANT_SETS)
+    ]
     params = [p for p in model.parameters() if p.requires_grad]
     loss_fn = nn.CrossEntropyLoss()
     try:
         if params:
             opt = _optimizer(params, config, config.finetune_lr)
+            sched = _scheduler(opt, config, config.finetune_epochs, len(dataset.train))
             for epoch in range(config.finetune_epochs):
                 model.train()
                 running = 0.0
                 for xb, yb in _batches(dataset.train, config.batch_size, generator):
                     opt.zero_grad(set_to_none=True)
+                    latent = {}
+                    if ste:
+                        with torch.no_grad():
+                            for n, project in projectors.items():
+                                latent[n] = weights[n].detach().clone()
+                                weights[n].copy_(project(latent[n]))
                     loss = loss_fn(model(xb) * config.logit_scale, yb)
                     loss.backward()
-                    opt.step()
                     with torch.no_grad():
-                        for n, m in masks.items():
-                            weights[n].mul_(m)  # weight decay / momentum cannot revive a pruned weight
+                        for n, w in latent.items():
+                            weights[n].copy_(w)
+                    opt.step()
+                    sched.step()
+                    if not ste:
+                        with torch.no_grad():
+                            for n, m in masks.items():
+                                if not isinstance(final[n], QUANT_SETS):
+                                    weights[n].mul_(m.to(weights[n].dtype))  # momentum cannot revive a pruned weight
                     running += float(loss.detach()) * len(yb)
-                acc = evaluate(model, dataset.test)
+                acc = _evaluate_projected(model, dataset, weights, projectors if ste else {})
                 loss_avg = running / len(dataset.train)
                 result.history.append({"phase": "finetune", "epoch": epoch + 1, "loss": loss_avg, "test_accuracy": acc})
                 log.info("ADMM fine-tune epoch %d: test accuracy %.4f", epoch + 1, acc)
@@ -321,9 +383,28 @@ def _hard_project_and_finetune(
             h.remove()
         for p in weights.values():
             p.requires_grad_(True)  # frozen for fine-tuning only: the caller gets an ordinary model back
+    with torch.no_grad():
+        for n, project in projectors.items():
+            weights[n].copy_(project(weights[n].detach()))
     for n, c in final.items():
         if not c.contains(weights[n].detach()):  # a bug, not bad input: the set must hold by construction
             raise AssertionError(f"layer {n!r}: weight left its constraint set {c} after fine-tuning")
+
+
+def _evaluate_projected(
+    model: nn.Module, dataset: Dataset, weights: dict[str, nn.Parameter], projectors: dict
+) -> float:
+    """Test accuracy with the constrained weights projected (latent weights restored afterwards)."""
+    latent = {n: weights[n].detach().clone() for n in projectors}
+    with torch.no_grad():
+        for n, project in projectors.items():
+            weights[n].copy_(project(latent[n]))
+    try:
+        return evaluate(model, dataset.test)
+    finally:
+        with torch.no_grad():
+            for n, w in latent.items():
+                weights[n].copy_(w)
 
 
 # --- fully binarized export ------------------------------------------------------------------------------------
