@@ -2,11 +2,14 @@
 first and last included, binary activations and input, BatchNorm after the hidden layers, integer logits),
 trained with ADMM instead of the straight-through estimator, so it runs on the same hardware.
 
-Training: a float-weight twin with the same binary activations is pretrained, then trained with ADMM towards
-``Binary(per_channel=True)`` in the hidden layers and ``Binary()`` (one alpha) in the output layer,
-hard-projected and fine-tuned; 20 epochs in all, the budget of ``tfc_w1a1``. The hidden layers' alpha is
-folded into their BatchNorm; the output layer's single alpha is dropped (logits / alpha: argmax unchanged),
-leaving weights exactly +-1 everywhere.
+Training: a float-weight twin with the same binary activations is trained with ADMM from its initial weights
+towards ``Binary(per_channel=True)`` in the hidden layers and ``Binary()`` (one alpha) in the output layer: 18
+iterations of one epoch, rho 0.005 growing x1.2, Adam 1e-2 on a cosine schedule, the W-step loss computed on the
+projected weights (ADMM + straight-through), then hard-projected and fine-tuned for 2 epochs with the weights
+frozen; 20 epochs in all, the budget of ``tfc_w1a1``. Measured on seed 0: 0.889 (seed 1: 0.887), against 0.864
+for 8 epochs of float pretraining, 8 plain ADMM iterations (rho 0.02 x1.5, constant rate) and 4 of fine-tuning.
+The hidden layers' alpha is folded into their BatchNorm; the output layer's single alpha is dropped
+(logits / alpha: argmax unchanged), leaving weights exactly +-1 everywhere.
 """
 
 from flow.qat.admm import AdmmConfig, Binary
@@ -30,17 +33,19 @@ PLAN = AdmmPlan(
     },
     rescale_output=True,
     config=AdmmConfig(
-        rho=0.02,
-        rho_growth=1.5,
-        max_iterations=8,
+        rho=0.005,
+        rho_growth=1.2,
+        max_iterations=18,
         inner_epochs=1,
-        finetune_epochs=4,
+        finetune_epochs=2,
         optimizer="adam",
-        lr=2e-3,
+        lr=1e-2,
         finetune_lr=1e-2,
         batch_size=64,
+        quantized_forward=True,
+        lr_schedule="cosine",
     ),
-    pretrain=TrainConfig(epochs=8, batch_size=64, lr=1e-2, optimizer="adam"),
+    pretrain=None,
 )
 
 
