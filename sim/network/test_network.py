@@ -131,6 +131,13 @@ def test_network_predict_whole_split_equals_reference(weight, act, inp, folding,
     assert [interval for _, interval in free.blocks] == [design.cycles_per_inference] * len(design.blocks)
     iface = json.loads((tmp_path / "rtl" / "interface.json").read_text())
     assert iface["input"]["beats_per_inference"] * iface["input"]["elements_per_beat"] == 64
+    # a stimulus file shorter than the inferences asked for: a clear error, not a hang or garbage outputs
+    from flow.rtl.generate import pack_input_words
+    from flow.rtl.verilator import SimulationError, run_harness
+
+    words = pack_input_words(net, x_int[:3])
+    with pytest.raises(SimulationError, match=r"5 inferences need \d+ input beats, the stimulus file holds \d+"):
+        run_harness(design.directory, words[:-1], design.interface["output"]["tdata_width"], 5, tag="short")
 
 
 def run_cocotb_modes(
