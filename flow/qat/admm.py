@@ -7,11 +7,17 @@
   (the layers' float ``weight`` Parameters: the latent weights of Brevitas layers, or plain nn.Linear/Conv2d);
 * Z-step: ``Z_i = project_i(W_i + U_i)``;   U-step: ``U_i += W_i - Z_i``;   ``rho *= rho_growth``.
 
+With ``config.quantized_forward`` the W-step's loss is computed on ``project_i(W_i)`` and its gradient applied
+to ``W_i`` (straight-through; the penalty still acts on ``W_i``): on the 30-epoch LeNet-5 budget this ADMM +
+STE hybrid is what brings ADMM level with plain straight-through training (BENCHMARKS.md).
+
 It stops when the primal residual ``||W - Z||`` and the dual residual ``rho ||Z - Z_prev||`` (both over all
 constrained layers) are below their tolerances, or after ``max_iterations``. Then the weights are projected
 hard (``W <- project(W)``) and the rest is fine-tuned for ``finetune_epochs``: quantized weights are frozen
 (their levels stay exactly in the set; BatchNorm, biases and activation scales train), pruned-only weights
-train under a fixed mask (gradient masked, the mask re-applied after every step).
+train under a fixed mask (gradient masked, the mask re-applied after every step). With ``config.finetune ==
+"ste"`` the constrained weights keep training straight-through instead (see :func:`_hard_project_and_finetune`).
+``config.lr_schedule == "cosine"`` decays the rate to 0 over each stage and over the fine-tuning.
 
 A list of constraints per layer is a progressive schedule: stage j applies each layer's j-th constraint (or its
 last one, if its list is shorter), starting from the weights the previous stage left (not hard-projected between
