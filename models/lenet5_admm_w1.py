@@ -2,21 +2,21 @@
 layer (first and last included), BatchNorm after each, 4-bit unsigned activations, 8-bit input, 8-bit logits.
 
 Training (:func:`flow.qat.admm_fit.fit_admm`): a float-weight twin of the network (activations already
-quantized) is trained with ADMM towards ``Binary(per_channel=True)`` on every conv and fc layer from its initial
-weights: 28 iterations of one epoch, rho 0.005 growing x1.2 per iteration, Adam 2e-3 on a cosine schedule, the
-W-step loss computed on the projected weights (``quantized_forward``: ADMM + straight-through), then the hard
-projection and 2 epochs of fine-tuning with the weights frozen. Each channel's scale alpha is folded into the
-following BatchNorm and the result, weights exactly +-1, is loaded into the recipe's model built with qflow
-binary presets. ``train.epochs`` is the plan's whole budget and caps every phase (the export test sets it to 1).
+quantized) is trained with progressive ADMM from its initial weights: 14 iterations of one epoch towards a 4-bit
+power-of-two grid, then 14 towards ``Binary(per_channel=True)``, on every conv and fc layer; rho 0.005 growing x1.2
+per iteration (restarted per stage), Adam 2e-3 on a cosine schedule per stage, the W-step loss computed on the
+projected weights (``quantized_forward``: ADMM + straight-through); then the hard projection and 2 epochs of
+fine-tuning (Adam 1e-3) with the weights frozen. Each channel's scale alpha is folded into the following
+BatchNorm and the result, weights exactly +-1, is loaded into the recipe's model built with qflow binary
+presets. ``train.epochs`` is the plan's whole budget and caps every phase (the export test sets it to 1).
 
-Settings measured on the 30-epoch budget (``bench/admm_accuracy.py``; BENCHMARKS.md has the table, seeds 0-2):
-the plain ADMM W-step (12 epochs of float pretraining, 12 iterations, rho 0.02 x1.5, constant learning rate,
-6 epochs of fine-tuning) reached 0.969 / 0.962 / 0.956; float pretraining before the straight-through W-step
-cost accuracy (0.971 with 12 epochs of it, 0.972 with 6, 0.977 / 0.970 / 0.976 with none); rho 0.01 and
-0.002 gave 0.970 and 0.971 on seed 0.
+Settings measured on the 30-epoch budget, seeds 0 / 1 / 2 (BENCHMARKS.md has the table): these 0.976 / 0.979 /
+0.974; the same with fine-tuning at 1e-2 0.978 / 0.978 / 0.969; one binary stage of 28 iterations 0.977 / 0.970
+/ 0.976; the plain ADMM W-step (12 epochs of float pretraining, 12 iterations, rho 0.02 x1.5, constant rate,
+6 epochs of fine-tuning, the previous recipe) 0.969 / 0.962 / 0.956.
 """
 
-from flow.qat.admm import AdmmConfig, Binary
+from flow.qat.admm import AdmmConfig, Binary, PowerOfTwoGrid
 from flow.qat.admm_fit import AdmmPlan, capped, fit_admm, same_schedule
 from flow.qat.models import LENET5_LAYERS, lenet5
 from flow.qat.train import TrainConfig
@@ -26,17 +26,17 @@ PLAN = AdmmPlan(
     twin=lambda: lenet5("float"),
     constraints=same_schedule(
         LENET5_LAYERS,
-        [Binary(per_channel=True)],
+        [PowerOfTwoGrid(4), Binary(per_channel=True)],
     ),
     config=AdmmConfig(
         rho=0.005,
         rho_growth=1.2,
-        max_iterations=28,
+        max_iterations=14,
         inner_epochs=1,
         finetune_epochs=2,
         optimizer="adam",
         lr=2e-3,
-        finetune_lr=1e-2,
+        finetune_lr=1e-3,
         batch_size=64,
         quantized_forward=True,
         lr_schedule="cosine",
