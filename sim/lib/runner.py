@@ -133,6 +133,10 @@ def run_cocotb(
     if tb_config is not None:
         env[TB_CONFIG_ENV] = json.dumps(tb_config)
 
+    for source in cxx_sources:
+        # make's dependency file of a C++ source names its path: a source moved since the last build (another
+        # pytest tmp dir) would otherwise stop make with "No rule to make target"
+        (build_dir / f"{Path(source).stem}.d").unlink(missing_ok=True)
     runner = _verilator_runner()
     vlt = build_dir / "public.vlt"
     _write_if_changed(vlt, _public_vlt(toplevel, parameters, public))

@@ -179,6 +179,8 @@ def run_cocotb_modes(
     for mem in design.directory.glob("*.mem"):
         shutil.copy2(mem, build / mem.name)
     pack_input_words(net, x_int).tofile(build / "stimulus.bin")
+    # a stable path: make's dependency files in the reused build directory name the C++ source
+    shutil.copy2(design.directory / "harness_io.cpp", build / "harness_io.cpp")
     pct = int(stall * 100)
     run_cocotb(
         "qflow_harness",
@@ -189,7 +191,7 @@ def run_cocotb_modes(
         extra_env={"COCOTB_TEST_FILTER": "network_batch"},
         plusargs=[f"+n={len(x_int)}", f"+stall_in={pct}", f"+stall_out={pct}"],
         public=["done"],
-        cxx_sources=[design.directory / "harness_io.cpp"],
+        cxx_sources=[build / "harness_io.cpp"],
         tb_config={"out_beats": out_beats, "out_words": -(-design.interface["output"]["tdata_width"] // 32),
                    "timeout_cycles": 400 * len(in_beats) + 100000},
     )
