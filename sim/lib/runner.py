@@ -146,8 +146,14 @@ def run_cocotb(
             hdl_toplevel=toplevel,
             parameters={k: _hdl_value(v) for k, v in parameters.items()},
             build_dir=build_dir,
-            build_args=["-Wno-fatal", "--x-assign", "unique", "--x-initial", "unique",
-                        *(str(Path(c).resolve()) for c in cxx_sources)],
+            build_args=[
+                "-Wno-fatal",
+                "--x-assign",
+                "unique",
+                "--x-initial",
+                "unique",
+                *(str(Path(c).resolve()) for c in cxx_sources),
+            ],
             log_file=build_dir / "build.log",
         )
     results = build_dir / f"{test_module}.results.xml"
