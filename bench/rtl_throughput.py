@@ -49,14 +49,15 @@ def rtl_rate(qonnx_model, x: np.ndarray, folding, workdir: Path, sim_build: str)
     seconds = time.perf_counter() - t0
     assert np.array_equal(y, golden), "RTL differs from the golden model"
     # the simulation binary alone (no Python packing/unpacking): the same stimulus file, run again
+    design = backend.design(hls_model)
     t0 = time.perf_counter()
-    result = subprocess.run([str((backend.design(hls_model).directory / "obj" / "Vqflow_harness").resolve()),
+    result = subprocess.run([str((design.directory / "obj" / "Vqflow_harness").resolve()),
                              "+in=bench_stimulus.bin", "+out=bench_again.bin", f"+n={len(x_int)}"],
-                            cwd=backend.design(hls_model).directory, capture_output=True, text=True)
+                            cwd=design.directory, capture_output=True, text=True)
     sim_only = time.perf_counter() - t0
     assert result.returncode == 0 and "QFLOW_RESULT" in result.stdout, result.stdout + result.stderr
     info = {"cycles/inference": run.steady_cycles_per_inference, "sim_only": len(x_int) / sim_only,
-            "blocks": len(backend.design(hls_model).blocks)}
+            "blocks": len(design.blocks)}
     return len(x) / seconds, build_s, info
 
 

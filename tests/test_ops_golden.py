@@ -34,6 +34,26 @@ def test_pack_fields_round_trip(bits: int) -> None:
     assert np.array_equal(ops.unpack_fields(words, 5, bits, signed=True), signed)
 
 
+@pytest.mark.parametrize(("bits", "n_fields"), [(1, 784), (1, 32), (4, 17), (8, 10), (13, 5), (33, 2), (62, 1)])
+def test_pack_fields_words_is_the_harness_layout(bits: int, n_fields: int) -> None:
+    """The binary stimulus layout (uint32 words, little-endian, padding 0) holds the same integer per row as
+    pack_fields, and unpack_fields_words inverts it."""
+    rng = _rng(f"words{bits}-{n_fields}")
+    fields = rng.integers(0, 1 << bits, size=(9, n_fields), dtype=np.int64)
+    words = ops.pack_fields_words(fields, bits)
+    assert words.dtype == np.dtype("<u4") and words.shape == (9, -(-(n_fields * bits) // 32))
+    assert [int.from_bytes(row.tobytes(), "little") for row in words] == ops.pack_fields(fields, bits)
+    assert np.array_equal(ops.unpack_fields_words(words, n_fields, bits, signed=False), fields)
+    signed = np.where(fields >= 1 << (bits - 1), fields - (1 << bits), fields)
+    assert np.array_equal(ops.unpack_fields_words(words, n_fields, bits, signed=True), signed)
+    with pytest.raises(ValueError, match=rf"pack_fields_words \({bits}-bit fields\): expected values in"):
+        ops.pack_fields_words(fields + (1 << bits), bits)
+    if (n_fields * bits) % 32:
+        words[4, -1] |= np.uint32(1 << 31)
+        with pytest.raises(ValueError, match=r"unpack_fields_words: row 4 has bits set above bit"):
+            ops.unpack_fields_words(words, n_fields, bits, signed=False)
+
+
 def test_encode_checks_range() -> None:
     assert ops.encode(np.array([-4, 3, -1]), 3, signed=True).tolist() == [4, 3, 7]
     with pytest.raises(ValueError, match=r"x \(signed 3 bits\): expected values in \[-4, 3\], got .*4\]"):

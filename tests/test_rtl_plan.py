@@ -98,3 +98,13 @@ def test_bad_folding_is_refused_before_any_file(tmp_path):
     with pytest.raises(UnsupportedError, match=r"layer 'Dense_MatMul_1': PE=3 must divide"):
         hls_model.write()
     assert not (tmp_path / "rtl").exists()
+
+
+def test_bipolar_stream_values_must_be_plus_or_minus_one():
+    """Bipolar codes become bits 1/0; anything else is refused with the value named (not silently -1)."""
+    from flow.rtl.generate import _encode
+
+    t = IntType(1, True, bipolar=True)
+    assert _encode(np.array([[1, -1, -1, 1]]), t, "input").tolist() == [[1, 0, 0, 1]]
+    with pytest.raises(ValueError, match=r"input \(bipolar\): expected values -1 or \+1, got 0"):
+        _encode(np.array([[1, 0, -1]]), t, "input")

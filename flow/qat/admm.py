@@ -31,11 +31,12 @@ follows the layer, leaving weights exactly +-1, and :func:`binary_twin` rebuilds
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -244,15 +245,9 @@ def admm_train(
                     if config.quantized_forward:
                         # straight-through W-step: the loss sees the projected weights, its gradient is
                         # applied to the latent ones (which the penalty keeps near Z)
-                        latent = {n: weights[n].data.clone() for n in stage}
-                        with torch.no_grad():
-                            for n, c in stage.items():
-                                weights[n].data.copy_(c.project(latent[n]))
-                        loss = loss_fn(model(xb) * config.logit_scale, yb)
-                        loss.backward()
-                        with torch.no_grad():
-                            for n in stage:
-                                weights[n].data.copy_(latent[n])
+                        with _projected(weights, {n: c.project for n, c in stage.items()}):
+                            loss = loss_fn(model(xb) * config.logit_scale, yb)
+                            loss.backward()
                         penalty = sum((weights[n] - z[n] + u[n]).pow(2).sum() for n in stage)
                         (0.5 * rho * penalty).backward()
                     else:
@@ -310,9 +305,8 @@ def _projector(c: Constraint, mask: torch.Tensor | None):
     if isinstance(c, Intersect) and isinstance(c.quant, Binary):
         return lambda w: c.quant.project_on_support(w, mask)
     if isinstance(c, Intersect):
-        m = mask.to(torch.float32)
-        return lambda w: c.quant.project(w * m.to(w.dtype)) * m.to(w.dtype)
-    return lambda w: w * mask.to(w.dtype)
+        return lambda w: c.quant.project(w * mask) * mask
+    return lambda w: w * mask
 
 
 def _hard_project_and_finetune(
@@ -345,11 +339,9 @@ def _hard_project_and_finetune(
             if not ste:
                 weights[n].copy_(projected)
     projectors = {n: _projector(c, masks.get(n)) for n, c in final.items()}
-    hooks = [
-        weights[n].register_hook(lambda g, m=m: g * m.to(g.dtype))
-        for n, m in masks.items()
-        if not ste and not isinstance(final[n], QUANT_SETS)
-    ]
+    # frozen mode: pruned-only weights train under their mask (quantized ones are frozen, STE projects)
+    pruned = {} if ste else {n: m for n, m in masks.items() if not isinstance(final[n], QUANT_SETS)}
+    hooks = [weights[n].register_hook(lambda g, m=m: g * m) for n, m in pruned.items()]
     params = [p for p in model.parameters() if p.requires_grad]
     loss_fn = nn.CrossEntropyLoss()
     try:
@@ -361,26 +353,17 @@ def _hard_project_and_finetune(
                 running = 0.0
                 for xb, yb in _batches(dataset.train, config.batch_size, generator):
                     opt.zero_grad(set_to_none=True)
-                    latent = {}
-                    if ste:
-                        with torch.no_grad():
-                            for n, project in projectors.items():
-                                latent[n] = weights[n].detach().clone()
-                                weights[n].copy_(project(latent[n]))
-                    loss = loss_fn(model(xb) * config.logit_scale, yb)
-                    loss.backward()
-                    with torch.no_grad():
-                        for n, w in latent.items():
-                            weights[n].copy_(w)
+                    with _projected(weights, projectors if ste else {}):
+                        loss = loss_fn(model(xb) * config.logit_scale, yb)
+                        loss.backward()
                     opt.step()
                     sched.step()
-                    if not ste:
-                        with torch.no_grad():
-                            for n, m in masks.items():
-                                if not isinstance(final[n], QUANT_SETS):
-                                    weights[n].mul_(m.to(weights[n].dtype))  # momentum cannot revive a pruned weight
+                    with torch.no_grad():
+                        for n, m in pruned.items():
+                            weights[n].mul_(m)  # weight decay / momentum cannot revive a pruned weight
                     running += float(loss.detach()) * len(yb)
-                acc = _evaluate_projected(model, dataset, weights, projectors if ste else {})
+                with _projected(weights, projectors if ste else {}):
+                    acc = evaluate(model, dataset.test)
                 loss_avg = running / len(dataset.train)
                 result.history.append({"phase": "finetune", "epoch": epoch + 1, "loss": loss_avg, "test_accuracy": acc})
                 log.info("ADMM fine-tune epoch %d: test accuracy %.4f", epoch + 1, acc)
@@ -397,16 +380,17 @@ def _hard_project_and_finetune(
             raise AssertionError(f"layer {n!r}: weight left its constraint set {c} after fine-tuning")
 
 
-def _evaluate_projected(
-    model: nn.Module, dataset: Dataset, weights: dict[str, nn.Parameter], projectors: dict
-) -> float:
-    """Test accuracy with the constrained weights projected (latent weights restored afterwards)."""
-    latent = {n: weights[n].detach().clone() for n in projectors}
+@contextlib.contextmanager
+def _projected(weights: dict[str, nn.Parameter], projectors: Mapping[str, Callable[[torch.Tensor], torch.Tensor]]):
+    """Inside the block each weight named in ``projectors`` holds ``project(latent)``; on exit its latent value
+    is back. In place, so optimizers keep their parameters and a gradient computed inside (straight-through)
+    lands on the latent weight."""
     with torch.no_grad():
+        latent = {n: weights[n].detach().clone() for n in projectors}
         for n, project in projectors.items():
             weights[n].copy_(project(latent[n]))
     try:
-        return evaluate(model, dataset.test)
+        yield
     finally:
         with torch.no_grad():
             for n, w in latent.items():

@@ -534,8 +534,15 @@ def write_rtl(net: Network, directory: str | Path, source: str = "") -> RtlDesig
 
 
 def _encode(values: np.ndarray, t: IntType, what: str) -> np.ndarray:
+    """Field codes of ``values`` in type ``t``: bipolar -1/+1 -> 0/1 as uint8 (no int64 copy: whole data sets
+    pass here), else :func:`~flow.rtl.ops.encode`. Values outside the type raise :class:`ValueError`."""
+    values = np.asarray(values)
     if t.bipolar:
-        return (np.asarray(values) > 0).astype(np.int64)
+        positive = values == 1
+        if np.count_nonzero(positive) + np.count_nonzero(values == -1) != values.size:
+            bad = values.reshape(-1)[int(np.flatnonzero((values != 1) & (values != -1))[0])]
+            raise ValueError(f"{what} (bipolar): expected values -1 or +1, got {bad}")
+        return positive.view(np.uint8)
     return encode(values, t.bits, t.signed, what)
 
 
@@ -551,17 +558,8 @@ def pack_input_words(net: Network, x_int: np.ndarray) -> np.ndarray:
 
     Values outside the input type raise :class:`ValueError` (bipolar inputs must be exactly -1 or +1)."""
     x = np.asarray(x_int).reshape(len(x_int), -1)
-    t = net.input_type
-    if t.bipolar:
-        # 1-bit fields straight from the comparison (no int64 copy: this is the whole-data-set path)
-        positive = x == 1
-        if np.count_nonzero(positive) + np.count_nonzero(x == -1) != x.size:
-            bad = x.reshape(-1)[int(np.flatnonzero((x != 1) & (x != -1))[0])]
-            raise ValueError(f"input (bipolar): expected values -1 or +1, got {bad}")
-        fields = positive.view(np.uint8)
-    else:
-        fields = _encode(x.astype(np.int64, copy=False), t, "input")
-    return pack_fields_words(fields.reshape(-1, _input_elems(net)), t.bits)
+    fields = _encode(x, net.input_type, "input")
+    return pack_fields_words(fields.reshape(-1, _input_elems(net)), net.input_type.bits)
 
 
 def unpack_output_words(net: Network, words: np.ndarray) -> np.ndarray:

@@ -99,10 +99,7 @@ def pack_fields(fields: np.ndarray, bits: int) -> list[int]:
     if fields.ndim != 2:
         raise ValueError(f"pack_fields: expected a 2-D array (words, fields), got shape {fields.shape}")
     check_range(fields, 0, (1 << bits) - 1, f"pack_fields ({bits}-bit fields)")
-    n_words, n_fields = fields.shape
-    shifts = np.arange(bits, dtype=np.int64)
-    bitmat = ((fields[:, :, None] >> shifts) & 1).astype(np.uint8).reshape(n_words, n_fields * bits)
-    packed = np.packbits(bitmat, axis=1, bitorder="little")
+    packed = np.packbits(_bit_matrix(fields, bits), axis=1, bitorder="little")
     return [int.from_bytes(row.tobytes(), "little") for row in packed]
 
 
@@ -145,8 +142,14 @@ def unpack_fields_words(words: np.ndarray, n_fields: int, bits: int, signed: boo
     if bitmat[:, total:].any():
         row = int(np.flatnonzero(bitmat[:, total:].any(axis=1))[0])
         raise ValueError(f"unpack_fields_words: row {row} has bits set above bit {total - 1}")
+    return _fields_from_bits(bitmat[:, :total], n_fields, bits, signed)
+
+
+def _fields_from_bits(bitmat: np.ndarray, n_fields: int, bits: int, signed: bool) -> np.ndarray:
+    """Inverse of :func:`_bit_matrix`: ``(rows, n_fields * bits)`` bits -> int64 fields, sign-extended if
+    ``signed``."""
     weights = np.int64(1) << np.arange(bits, dtype=np.int64)
-    out = (bitmat[:, :total].reshape(len(words), n_fields, bits).astype(np.int64) * weights).sum(axis=2)
+    out = (bitmat.reshape(len(bitmat), n_fields, bits).astype(np.int64) * weights).sum(axis=2)
     if signed:
         out = np.where(out >= (1 << (bits - 1)), out - (1 << bits), out)
     return out
@@ -172,12 +175,8 @@ def unpack_fields(words: Sequence[int], n_fields: int, bits: int, signed: bool) 
         raw += w.to_bytes(nbytes, "little")
     bitmat = np.unpackbits(
         np.frombuffer(bytes(raw), dtype=np.uint8).reshape(len(words), nbytes), axis=1, bitorder="little"
-    )[:, :total].reshape(len(words), n_fields, bits)
-    weights = np.int64(1) << np.arange(bits, dtype=np.int64)
-    out = (bitmat.astype(np.int64) * weights).sum(axis=2)
-    if signed:
-        out = np.where(out >= (1 << (bits - 1)), out - (1 << bits), out)
-    return out
+    )
+    return _fields_from_bits(bitmat[:, :total], n_fields, bits, signed)
 
 
 def hex_lines(words: Iterable[int], width_bits: int) -> list[str]:
