@@ -38,14 +38,15 @@ from flow.estimate.resources import (  # noqa: E402
     relative_error,
     synth_block,
 )
-from flow.rtl.ops import dwc, fifo, maxpool, mvau, pad, swg, thresholding  # noqa: E402
-from flow.rtl.ops.dwc import DwcParams  # noqa: E402
-from flow.rtl.ops.fifo import AxisFifoParams, SkidBufferParams  # noqa: E402
-from flow.rtl.ops.maxpool import MaxpoolParams  # noqa: E402
-from flow.rtl.ops.mvau import MvauMode, MvauParams  # noqa: E402
-from flow.rtl.ops.pad import PadParams  # noqa: E402
-from flow.rtl.ops.swg import SwgParams  # noqa: E402
-from flow.rtl.ops.thresholding import ThresholdingParams  # noqa: E402
+from flow.blocks import dwc, fifo, maxpool, mvau, pad, swg, thresholding  # noqa: E402
+from flow.blocks.axis_dwc import DwcParams  # noqa: E402
+from flow.blocks.axis_fifo import AxisFifoParams
+from flow.blocks.skid_buffer import SkidBufferParams  # noqa: E402
+from flow.blocks.maxpool import MaxpoolParams  # noqa: E402
+from flow.blocks.mvau import MvauMode, MvauParams  # noqa: E402
+from flow.blocks.pad import PadParams  # noqa: E402
+from flow.blocks.swg import SwgParams  # noqa: E402
+from flow.blocks.thresholding import ThresholdingParams  # noqa: E402
 
 CACHE = REPO / "build" / "bench" / "resource_synth.json"
 X, M, B, A = MvauMode.XNOR, MvauMode.MAC, MvauMode.BIPOLAR_W, MvauMode.ADDER

@@ -6,6 +6,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+#: Folder holding the hand-written Verilog (``hw/<dir>/<block>.v``).
+HW_ROOT = Path(__file__).resolve().parents[1] / "hw"
+
 
 def build_root() -> Path:
     return Path(os.environ.get("QFLOW_BUILD", "build"))

@@ -235,7 +235,7 @@ def _layer_timing(design, single, free) -> list[dict]:
             "layer": b.layer,
             "done_cycle_predicted": times[-1],
             "done_cycle_simulated": done0 - single.first_in_cycle,
-            "cycles_per_inference_predicted": b.cycles_per_vector,
+            "cycles_per_inference_predicted": b.cycles_per_inference,
             "interval_simulated": interval,
         }
         for b, times, (done0, _), (_, interval) in zip(design.blocks, predicted, single.blocks, free.blocks,
@@ -428,7 +428,7 @@ def synth(model: str, progress: bool = True, skip_yosys: bool = False, stall_per
         from flow.estimate.resources import compare, estimate_network
 
         report["resources_estimate"] = {
-            "how": "estimated: analytical per-block formulas (flow/rtl/ops/*.estimate_resources) from the real "
+            "how": "estimated: analytical per-block formulas (flow/blocks/*.estimate_resources) from the real "
                    "weights, next to Yosys; rel_error = (estimate - yosys) / yosys",
             **compare(estimate_network(net), resources),
         }

@@ -100,9 +100,9 @@ def test_export_is_exact_and_uses_the_custom_node(tmp_path):
 
 
 def test_lowering_maps_adder_layers_and_golden_equals_reference(tmp_path):
+    from flow.blocks.mvau import MvauMode
     from flow.export import export_qonnx
     from flow.reference import Reference
-    from flow.rtl.ops.mvau import MvauMode
     from flow.synth import convert
 
     model = calibrated(_tiny_adder(), (12,))
@@ -164,9 +164,9 @@ def _tiny_adder_cnn() -> nn.Sequential:
 
 
 def test_adder_cnn_exports_exactly_and_lowers_to_adder_convolutions(tmp_path):
+    from flow.blocks.mvau import MvauMode
     from flow.export import compare_with_torch, export_qonnx
     from flow.reference import Reference
-    from flow.rtl.ops.mvau import MvauMode
     from flow.synth import convert
 
     model = calibrated(_tiny_adder_cnn(), (1, 8, 8))

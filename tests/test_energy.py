@@ -7,9 +7,9 @@ import itertools
 import numpy as np
 import pytest
 
+from flow.blocks.mvau import MvauMode
 from flow.compile.network import Image, IntType, MatVec, MaxPool, Network, Thresholds
 from flow.estimate.energy import add_pj, layer_energy, mul_pj, network_energy, sram_pj
-from flow.rtl.ops.mvau import MvauMode
 
 
 def test_table_anchor_points_and_monotone_scaling():

@@ -5,13 +5,13 @@ import pytest
 import torch
 from torch import nn
 
+from flow.blocks.mvau import MvauMode
 from flow.compile.lower import _search_thresholds
 from flow.compile.network import IntType, Thresholds
 from flow.errors import UnsupportedError
 from flow.export import export_qonnx
 from flow.qat import QAct, QLinear, seed_everything
 from flow.reference import Reference
-from flow.rtl.ops.mvau import MvauMode
 from flow.synth import convert
 
 

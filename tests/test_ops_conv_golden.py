@@ -1,4 +1,4 @@
-"""Fast checks of the pure-numpy side of the convolution blocks (``flow.rtl.ops.swg``, ``.maxpool``, ``.pad``):
+"""Fast checks of the pure-numpy side of the convolution blocks (``flow.blocks.swg``, ``.maxpool``, ``.pad``):
 golden models against naive loops, beat layouts against the documented contracts, round trips, parameter
 validation and the cycle models (the RTL itself is checked against them in ``sim/conv/``)."""
 
@@ -9,10 +9,10 @@ import itertools
 import numpy as np
 import pytest
 
-from flow.rtl.ops import maxpool, pad, swg
-from flow.rtl.ops.maxpool import MaxpoolParams
-from flow.rtl.ops.pad import PadParams
-from flow.rtl.ops.swg import SwgParams
+from flow.blocks import maxpool, pad, swg
+from flow.blocks.maxpool import MaxpoolParams
+from flow.blocks.pad import PadParams
+from flow.blocks.swg import SwgParams
 
 RNG_SEED = 20240611
 

@@ -1,4 +1,4 @@
-"""Fast checks of the pure-numpy side of the ``hw/`` blocks (``flow.rtl.ops``): bit packers against
+"""Fast checks of the pure-numpy side of the ``hw/`` blocks (``flow.blocks``): bit packers against
 naive per-bit layouts written from the documented contracts, round trips, golden models against naive
 loops, parameter validation and the cycle formulas."""
 
@@ -10,10 +10,10 @@ import os
 import numpy as np
 import pytest
 
-from flow.rtl import ops
-from flow.rtl.ops import dwc, fifo, mvau, thresholding
-from flow.rtl.ops.mvau import MvauMode, MvauParams
-from flow.rtl.ops.thresholding import ThresholdingParams
+from flow.blocks import bits as ops
+from flow.blocks import dwc, fifo, mvau, thresholding
+from flow.blocks.mvau import MvauMode, MvauParams
+from flow.blocks.thresholding import ThresholdingParams
 
 RNG_SEED = 20240611
 

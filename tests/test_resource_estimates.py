@@ -11,6 +11,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from flow.blocks import dwc, fifo, mvau, thresholding
+from flow.blocks.axis_dwc import DwcParams
+from flow.blocks.axis_fifo import AxisFifoParams
+from flow.blocks.mvau import MvauMode, MvauParams
+from flow.blocks.skid_buffer import SkidBufferParams
+from flow.blocks.thresholding import ThresholdingParams
 from flow.compile.network import IntType, MatVec, Network, Thresholds
 from flow.estimate.resources import (
     RESOURCE_KEYS,
@@ -23,11 +29,6 @@ from flow.estimate.resources import (
     synth_block,
 )
 from flow.rtl.generate import plan
-from flow.rtl.ops import dwc, fifo, mvau, thresholding
-from flow.rtl.ops.dwc import DwcParams
-from flow.rtl.ops.fifo import AxisFifoParams, SkidBufferParams
-from flow.rtl.ops.mvau import MvauMode, MvauParams
-from flow.rtl.ops.thresholding import ThresholdingParams
 
 # Yosys synth_xilinx counts measured on calibration points (bench/resource_estimates.py): (FF, LUTRAM, BRAM18).
 FIFO_MEASURED = {

@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 from torch import nn
 
+from flow.blocks.registry import BLOCKS
 from flow.compile.network import IntType, Thresholds
 from flow.errors import UnsupportedError
 from flow.export import export_qonnx
 from flow.qat import QAct, QLinear, seed_everything
 from flow.rtl.folding import check_fold, fold_for_reuse, fold_for_target
-from flow.rtl.generate import threshold_mem_lines, write_rtl
+from flow.rtl.generate import write_rtl
 from flow.synth import convert
 
 
@@ -40,7 +41,7 @@ def test_check_fold_names_layer_and_divisors():
 def test_threshold_memory_layout():
     t = np.array([[-3, 5], [2, 2], [0, -1], [7, 9]])
     th = Thresholds("t", t, np.array([False, True, False, False]), in_bits=5, out_type=IntType(2, False), pe=2)
-    words = [int(x, 16) for x in threshold_mem_lines(th)]
+    words = [int(x, 16) for x in BLOCKS[th.block].memory_lines(th.params, th.data)]
     slot = 2 * 5 + 1
     assert len(words) == 2
     for ch in range(4):

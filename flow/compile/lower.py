@@ -18,9 +18,9 @@ from collections.abc import Callable
 
 import numpy as np
 
+from flow.blocks.mvau import MvauMode
 from flow.compile.network import Flatten, Image, IntType, MatVec, MaxPool, Network, Pad, SlidingWindow, Thresholds
 from flow.errors import NotExactError, UnsupportedError
-from flow.rtl.ops.mvau import MvauMode
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +192,7 @@ def _adder_weights(layer, in_type: IntType) -> tuple[np.ndarray, int]:
 
 def _adder_interval(W: np.ndarray, in_type: IntType) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-channel exact (lo, hi) of ``-sum |x - w|`` over all inputs, and the bound on any partial sum."""
-    from flow.rtl.ops.mvau import adder_output_range
+    from flow.blocks.mvau import adder_output_range
 
     lo, hi = adder_output_range(W, *in_type.range)
     return lo, hi, -lo  # every term is <= 0, so the partial sums lie between the total and 0
@@ -379,6 +379,7 @@ def lower(hls_model, fold: FoldFn) -> Network:
                 in_bits=matvec.acc_bits,
                 out_type=chain.out_type,
                 pe=matvec.pe,
+                vectors=matvec.vectors,
             )
             _verify(th, f, lo, hi, chain.out_type)
             net.layers.append(th)

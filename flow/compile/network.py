@@ -3,17 +3,20 @@
 Built from an hls4ml ``ModelGraph`` by :mod:`flow.compile.lower`. Values are plain integers (bipolar values
 are -1/+1); each tensor has an :class:`IntType` saying how to read it as a real number (``int * 2**-frac``).
 ``Network.run`` is the golden integer model the RTL is compared with, and it is checked against the
-QONNX reference on whole test splits.
+QONNX reference on whole test splits. Each hardware layer names its block (``block``), gives that block's
+parameters (``params``) and memory contents (``data``), and computes its output with the block's golden model
+(:mod:`flow.blocks`): no block's function is written twice.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
-from flow.rtl.ops.mvau import MvauMode, MvauParams
-from flow.rtl.ops.mvau import golden as mvau_golden
+from flow.blocks import maxpool, mvau, pad, swg, thresholding
+from flow.blocks.mvau import MvauMode, MvauParams
 
 
 @dataclass(frozen=True)
@@ -56,9 +59,22 @@ class IntType:
         }
 
 
+def to_codes(x: np.ndarray, t: IntType) -> np.ndarray:
+    """Values of type ``t`` -> the codes the hardware streams (bipolar -1/+1 -> 0/1; others unchanged)."""
+    x = np.asarray(x, dtype=np.int64)
+    return (x + 1) // 2 if t.bipolar else x
+
+
+def from_codes(codes: np.ndarray, t: IntType) -> np.ndarray:
+    """Inverse of :func:`to_codes`."""
+    return 2 * codes - 1 if t.bipolar else codes
+
+
 @dataclass(frozen=True)
 class MatVec:
-    """``y = W x`` (or the adder form) for one dense layer; ``weights`` is ``(MH, MW)`` int64."""
+    """``y = W x`` (or the adder form) for one dense layer; ``weights`` is ``(MH, MW)`` int64. Block: ``mvau``."""
+
+    block: ClassVar[str] = "mvau"
 
     name: str
     weights: np.ndarray
@@ -94,13 +110,28 @@ class MatVec:
         )
 
     @property
+    def in_features(self) -> int:
+        """Input elements per inference."""
+        return self.mw * self.vectors
+
+    @property
+    def data(self) -> np.ndarray:
+        """The weight ROM's contents."""
+        return self.weights
+
+    @property
     def out_type(self) -> IntType:
         return IntType(self.acc_bits, True, self.out_frac)
+
+    def describe(self) -> str:
+        vec = f", {self.vectors} windows" if self.vectors > 1 else ""
+        return (f"{self.name}: {self.mode.name} {self.mh}x{self.mw}, PE={self.pe} SIMD={self.simd}, "
+                f"acc {self.acc_bits} bits{vec}")
 
     def run(self, x: np.ndarray) -> np.ndarray:
         """(N, ..., MW) integers -> (N, ..., MH): one matrix-vector product per vector."""
         x = np.asarray(x, dtype=np.int64)
-        y = mvau_golden(x.reshape(-1, self.mw), self.weights, self.params)
+        y = mvau.golden(x.reshape(-1, self.mw), self.weights, self.params)
         return y.reshape(*x.shape[:-1], self.mh)
 
 
@@ -118,8 +149,31 @@ class Image:
 
 
 @dataclass(frozen=True)
-class SlidingWindow:
-    """Convolution input generator: (N, H*W, C) -> (N, OH*OW, K*K*C), window element (ky*K + kx)*C + c."""
+class _ImageLayer:
+    """A layer on a feature map, streamed channels-last ``simd`` channels per beat: (N, H*W, C) in. Its block's
+    golden model computes it on codes (:func:`to_codes`)."""
+
+    @property
+    def in_features(self) -> int:
+        """Input elements per inference."""
+        return self.ifm.pixels * self.ifm.c
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        n = len(x)
+        img = to_codes(x, self.elem_type).reshape(n, self.ifm.h, self.ifm.w, self.ifm.c)
+        out = BLOCK_GOLDEN[self.block](img, self.params)
+        return from_codes(out, self.elem_type).reshape(n, self.ofm.pixels, -1)
+
+    #: No memory contents.
+    data: ClassVar[None] = None
+
+
+@dataclass(frozen=True)
+class SlidingWindow(_ImageLayer):
+    """Convolution input generator: (N, H*W, C) -> (N, OH*OW, K*K*C), window element (ky*K + kx)*C + c.
+    Block: ``swg``."""
+
+    block: ClassVar[str] = "swg"
 
     name: str
     ifm: Image
@@ -132,22 +186,24 @@ class SlidingWindow:
     def ofm(self) -> Image:
         return Image((self.ifm.h - self.k) // self.stride + 1, (self.ifm.w - self.k) // self.stride + 1, self.ifm.c)
 
-    def run(self, x: np.ndarray) -> np.ndarray:
-        n = len(x)
-        img = np.asarray(x, dtype=np.int64).reshape(n, self.ifm.h, self.ifm.w, self.ifm.c)
-        o, k, s = self.ofm, self.k, self.stride
-        windows = np.empty((n, o.h, o.w, k, k, self.ifm.c), dtype=np.int64)
-        for ky in range(k):
-            for kx in range(k):
-                windows[:, :, :, ky, kx, :] = img[
-                    :, ky : ky + s * (o.h - 1) + 1 : s, kx : kx + s * (o.w - 1) + 1 : s, :
-                ]
-        return windows.reshape(n, o.pixels, k * k * self.ifm.c)
+    @property
+    def params(self) -> swg.SwgParams:
+        return swg.SwgParams(
+            ifm_h=self.ifm.h, ifm_w=self.ifm.w, ch=self.ifm.c, simd=self.simd, k=self.k, stride=self.stride,
+            elem_bits=self.elem_type.bits, signed=self.elem_type.signed and not self.elem_type.bipolar,
+        )
+
+    def describe(self) -> str:
+        return (f"{self.name}: {self.k}x{self.k} windows, stride {self.stride}, over "
+                f"{self.ifm.h}x{self.ifm.w}x{self.ifm.c}, SIMD={self.simd}")
 
 
 @dataclass(frozen=True)
-class MaxPool:
-    """Non-overlapping max-pool (window = stride = ``k``, floor): (N, H*W, C) -> (N, (H//k)*(W//k), C)."""
+class MaxPool(_ImageLayer):
+    """Non-overlapping max-pool (window = stride = ``k``, floor): (N, H*W, C) -> (N, (H//k)*(W//k), C).
+    Block: ``maxpool``."""
+
+    block: ClassVar[str] = "maxpool"
 
     name: str
     ifm: Image
@@ -159,16 +215,22 @@ class MaxPool:
     def ofm(self) -> Image:
         return Image(self.ifm.h // self.k, self.ifm.w // self.k, self.ifm.c)
 
-    def run(self, x: np.ndarray) -> np.ndarray:
-        n, o, k = len(x), self.ofm, self.k
-        img = np.asarray(x, dtype=np.int64).reshape(n, self.ifm.h, self.ifm.w, self.ifm.c)
-        img = img[:, : o.h * k, : o.w * k, :].reshape(n, o.h, k, o.w, k, self.ifm.c)
-        return img.max(axis=(2, 4)).reshape(n, o.pixels, self.ifm.c)
+    @property
+    def params(self) -> maxpool.MaxpoolParams:
+        return maxpool.MaxpoolParams(
+            ifm_h=self.ifm.h, ifm_w=self.ifm.w, ch=self.ifm.c, simd=self.simd, k=self.k,
+            elem_bits=self.elem_type.bits, signed=self.elem_type.signed and not self.elem_type.bipolar,
+        )
+
+    def describe(self) -> str:
+        return f"{self.name}: {self.k}x{self.k} max-pool over {self.ifm.h}x{self.ifm.w}x{self.ifm.c}"
 
 
 @dataclass(frozen=True)
-class Pad:
-    """Constant padding of a feature map (``value`` is an integer code of ``elem_type``)."""
+class Pad(_ImageLayer):
+    """Constant padding of a feature map (``value`` is an integer code of ``elem_type``). Block: ``pad``."""
+
+    block: ClassVar[str] = "pad"
 
     name: str
     ifm: Image
@@ -184,13 +246,21 @@ class Pad:
     def ofm(self) -> Image:
         return Image(self.ifm.h + self.top + self.bottom, self.ifm.w + self.left + self.right, self.ifm.c)
 
-    def run(self, x: np.ndarray) -> np.ndarray:
-        n = len(x)
-        img = np.asarray(x, dtype=np.int64).reshape(n, self.ifm.h, self.ifm.w, self.ifm.c)
-        out = np.pad(
-            img, ((0, 0), (self.top, self.bottom), (self.left, self.right), (0, 0)), constant_values=self.value
+    @property
+    def params(self) -> pad.PadParams:
+        return pad.PadParams(
+            ifm_h=self.ifm.h, ifm_w=self.ifm.w, ch=self.ifm.c, simd=self.simd, pad_t=self.top, pad_b=self.bottom,
+            pad_l=self.left, pad_r=self.right, elem_bits=self.elem_type.bits, pad_value=self.value,
+            signed=self.elem_type.signed and not self.elem_type.bipolar,
         )
-        return out.reshape(n, self.ofm.pixels, self.ifm.c)
+
+    def describe(self) -> str:
+        return (f"{self.name}: pad {self.top}/{self.bottom}/{self.left}/{self.right} around "
+                f"{self.ifm.h}x{self.ifm.w}x{self.ifm.c}")
+
+
+#: The golden model of each image block, as ``f(images (N, H, W, C) of codes, params)``.
+BLOCK_GOLDEN = {"swg": swg.golden, "maxpool": maxpool.golden, "pad": pad.golden}
 
 
 @dataclass(frozen=True)
@@ -206,10 +276,14 @@ class Flatten:
 @dataclass(frozen=True)
 class Thresholds:
     """Per-channel step activation: ``y = out_min + #{t : x >= T[c, t]}`` (``<=`` where ``descending[c]``).
+    Block: ``thresholding``.
 
     ``thresholds`` is ``(C, N)`` int64, ascending along ``t`` for ascending channels and descending for
-    descending ones. This is BatchNorm + activation + quantizer, made exact by construction.
+    descending ones. This is BatchNorm + activation + quantizer, made exact by construction. ``vectors``:
+    vectors of ``C`` channels per inference (the windows of the convolution before it).
     """
+
+    block: ClassVar[str] = "thresholding"
 
     name: str
     thresholds: np.ndarray
@@ -217,6 +291,7 @@ class Thresholds:
     in_bits: int
     out_type: IntType
     pe: int
+    vectors: int = 1
 
     @property
     def channels(self) -> int:
@@ -226,16 +301,36 @@ class Thresholds:
     def out_min(self) -> int:
         return self.out_type.range[0] if not self.out_type.bipolar else 0
 
+    @property
+    def params(self) -> thresholding.ThresholdingParams:
+        return thresholding.ThresholdingParams(
+            c=self.channels,
+            pe=self.pe,
+            in_bits=self.in_bits,
+            n_thresh=int(self.thresholds.shape[1]),
+            out_bits=self.out_type.bits,
+            out_bias=self.out_min,
+        )
+
+    @property
+    def in_features(self) -> int:
+        """Input elements per inference."""
+        return self.channels * self.vectors
+
+    @property
+    def data(self) -> tuple[np.ndarray, np.ndarray]:
+        """The threshold memory's contents: ``(T, flags)``, flag 1 for a descending channel."""
+        return self.thresholds, self.descending.astype(np.int64)
+
+    def describe(self) -> str:
+        return f"{self.name}: {self.thresholds.shape[1]} thresholds/channel -> {self.out_type.describe()}"
+
     def run(self, x: np.ndarray) -> np.ndarray:
-        """(N, ..., C) integers -> (N, ..., C) output codes."""
+        """(N, ..., C) integers -> (N, ..., C) output values (bipolar outputs as -1/+1)."""
         shape = np.shape(x)
-        x = np.asarray(x, dtype=np.int64).reshape(-1, shape[-1])[:, :, None]
-        t = self.thresholds[None, :, :]
-        ge = (x >= t).sum(axis=2)
-        le = (x <= t).sum(axis=2)
-        count = np.where(self.descending[None, :], le, ge)
-        out = 2 * count - 1 if self.out_type.bipolar else self.out_min + count
-        return out.reshape(shape)
+        T, flags = self.data
+        codes = thresholding.golden(np.asarray(x, dtype=np.int64).reshape(-1, shape[-1]), T, flags, self.params)
+        return from_codes(codes, self.out_type).reshape(shape)
 
 
 @dataclass

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
+from flow.blocks.mvau import MvauMode
 from flow.compile.network import IntType, MatVec, Network, Thresholds
 from flow.errors import UnsupportedError
-from flow.rtl.ops.mvau import MvauMode
 
 log = logging.getLogger(__name__)
 

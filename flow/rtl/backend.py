@@ -55,8 +55,8 @@ def cxx_opt_level(net: Network, sim_build: str = "fast-build") -> str:
         raise ValueError(f"QflowRTL SimBuild: expected one of {SIM_BUILDS}, got {sim_build!r}")
     if sim_build == "fast-sim":
         return FAST_SIM_FLAGS
+    from flow.blocks.mvau import MvauMode
     from flow.compile.network import MatVec
-    from flow.rtl.ops.mvau import MvauMode
 
     lanes = sum(
         layer.pe * (-(-layer.simd // 64) if layer.mode == MvauMode.XNOR else layer.simd)

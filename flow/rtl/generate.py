@@ -11,19 +11,22 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import numpy as np
 
 import flow
+from flow.blocks import axis_dwc, axis_fifo
+from flow.blocks.bits import encode, pack_fields, pack_fields_words, unpack_fields, unpack_fields_words
+from flow.blocks.registry import BLOCKS
+from flow.blocks.spec import BlockSpec
+from flow.blocks.spec import Stream as StreamShape
 from flow.compile.network import Flatten, IntType, MatVec, MaxPool, Network, Pad, SlidingWindow, Thresholds
 from flow.errors import UnsupportedError
-from flow.rtl.ops import HW_ROOT, encode, pack_fields, pack_fields_words, unpack_fields, unpack_fields_words
-from flow.rtl.ops import mvau as mvau_ops
-from flow.rtl.ops import thresholding as thresholding_ops
+from flow.paths import HW_ROOT
 
 TOP = "qflow_accel"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -32,6 +35,8 @@ MAX_HARNESS_BEATS = 1 << 17
 
 @dataclass(frozen=True)
 class Stream:
+    """One AXI-Stream wire bundle of the top level: ``elems`` elements of ``elem_bits`` per beat."""
+
     name: str
     width: int
     elems: int
@@ -40,70 +45,41 @@ class Stream:
 
 @dataclass
 class Block:
-    module: str
+    """One block instance of the top level: its block's spec, parameters and memory contents, its place in
+    the stream (``src`` -> ``dst``), the layer it belongs to, and its timing for one inference."""
+
+    spec: BlockSpec
+    params: Any
+    data: Any
     instance: str
-    params: list[tuple[str, str]]
     src: str
     dst: str
     comment: str
-    cycles_per_vector: int
-    latency: int
     layer: str
-    # One vector through the empty pipeline, no backpressure: input beat valid cycles -> output beat valid cycles.
-    timing: Callable[[list[int]], list[int]] | None = None
+    in_beats: int  # input beats per inference
+    memory_file: str | None = None
 
+    @property
+    def module(self) -> str:
+        return self.spec.name
 
-def _accept_times(valid: list[int]) -> list[int]:
-    """A block that takes one beat per cycle accepts beat i at max(valid_i, accept_{i-1} + 1)."""
-    out: list[int] = []
-    for v in valid:
-        out.append(v if not out else max(v, out[-1] + 1))
-    return out
+    @property
+    def verilog_params(self) -> list[tuple[str, str]]:
+        """``(name, Verilog literal)`` pairs for the instance."""
+        return [(k, _verilog_value(v)) for k, v in self.spec.verilog_parameters(self.params, self.memory_file).items()]
 
+    @property
+    def cycles_per_inference(self) -> int:
+        return self.spec.cycles(self.params, self.in_beats)
 
-def _mvau_timing(nf: int, sf: int) -> Callable[[list[int]], list[int]]:
-    """``hw/mvau``: fold (0, s) issues when input beat s is accepted, later folds issue one per cycle;
-    output beat n is valid PIPELINE_CYCLES after fold (n, SF-1) issued."""
+    @property
+    def latency(self) -> int:
+        return self.spec.latency(self.params)
 
-    def timing(valid: list[int]) -> list[int]:
-        issue = _accept_times(valid)
-        out = [issue[-1] + mvau_ops.PIPELINE_CYCLES]
-        for _ in range(1, nf):
-            issue_last = out[-1] - mvau_ops.PIPELINE_CYCLES + sf
-            out.append(issue_last + mvau_ops.PIPELINE_CYCLES)
-        return out
-
-    return timing
-
-
-def _register_timing(valid: list[int]) -> list[int]:
-    """One register stage (FIFO): output valid the cycle after the input is accepted."""
-    return [t + 1 for t in _accept_times(valid)]
-
-
-THRESHOLDING_LATENCY = 2  # hw/thresholding: a beat accepted in cycle t is valid at the output in cycle t + 2
-
-
-def _thresholding_timing(valid: list[int]) -> list[int]:
-    return [t + THRESHOLDING_LATENCY for t in _accept_times(valid)]
-
-
-def _dwc_timing(a: int, b: int) -> Callable[[list[int]], list[int]]:
-    def timing(valid: list[int]) -> list[int]:
-        accepted = _accept_times(valid)
-        if a == b:
-            return list(valid)
-        if b % a == 0:  # pack k input beats into one output beat
-            k = b // a
-            return [accepted[i + k - 1] + 1 for i in range(0, len(accepted), k)]
-        k = a // b  # split each input beat into k output beats, one per cycle
-        out: list[int] = []
-        for t in accepted:
-            start = max(t + 1, out[-1] + 1) if out else t + 1
-            out.extend(start + j for j in range(k))
-        return out
-
-    return timing
+    def output_times(self, valid: list[int]) -> list[int]:
+        """One inference through the empty pipeline, no backpressure: input beat valid cycles -> output beat
+        valid cycles (the block's timing model)."""
+        return self.spec.output_times(self.params, valid)
 
 
 def block_times(blocks: list[Block], in_beats: int) -> list[list[int]]:
@@ -112,19 +88,14 @@ def block_times(blocks: list[Block], in_beats: int) -> list[list[int]]:
     times = list(range(in_beats))
     out = []
     for block in blocks:
-        assert block.timing is not None, block.instance
-        times = block.timing(times)
+        times = block.output_times(times)
         out.append(times)
     return out
 
 
 def predict_latency(blocks: list[Block], in_beats: int) -> int:
     """Cycles from the first input beat's acceptance to the last output beat's, one vector, no stalls."""
-    times = list(range(in_beats))
-    for block in blocks:
-        assert block.timing is not None, block.instance
-        times = block.timing(times)
-    return times[-1]
+    return block_times(blocks, in_beats)[-1][-1]
 
 
 @dataclass
@@ -144,23 +115,6 @@ class RtlDesign:
 
 def _verilog_value(value: int | str) -> str:
     return f'"{value}"' if isinstance(value, str) else str(int(value))
-
-
-def threshold_params(th: Thresholds) -> thresholding_ops.ThresholdingParams:
-    """The ``hw/thresholding`` parameters of a threshold layer."""
-    return thresholding_ops.ThresholdingParams(
-        c=th.channels,
-        pe=th.pe,
-        in_bits=th.in_bits,
-        n_thresh=int(th.thresholds.shape[1]),
-        out_bits=th.out_type.bits,
-        out_bias=0 if th.out_type.bipolar else th.out_min,
-    )
-
-
-def threshold_mem_lines(th: Thresholds) -> list[str]:
-    """Memory words of ``hw/thresholding`` for ``th`` (layout: ``flow.rtl.ops.thresholding``)."""
-    return thresholding_ops.pack_thresholds(th.thresholds, th.descending.astype(np.int64), threshold_params(th))
 
 
 def _fifo_depth(beats: int) -> int:
@@ -185,180 +139,103 @@ def _render(name: str, **context) -> str:
     return env.get_template(name).render(**context)
 
 
-def _mvau_images_timing(nf: int, sf: int, vectors: int) -> Callable[[list[int]], list[int]]:
-    """``hw/mvau`` over ``vectors`` vectors: each vector's beats are read during its first fold, and the
-    next vector starts when the current one's NF*SF steps are issued (no backpressure)."""
-    one = _mvau_timing(nf, sf)
+def _input_buffer_beats(layers: list, index: int) -> int:
+    """Beats of FIFO in front of layer ``index`` (0: none).
 
-    def timing(valid: list[int]) -> list[int]:
-        out: list[int] = []
-        free = -(10**9)  # first cycle the unit can accept the next vector's first beat
-        for v in range(vectors):
-            beats = [max(t, free) for t in valid[v * sf : (v + 1) * sf]]
-            accepted = _accept_times(beats)
-            out.extend(one(accepted))
-            free = accepted[0] + nf * sf
-        return out
-
-    return timing
+    An MVAU reads its input only during its first neuron fold: a FIFO that holds one whole input vector lets
+    the producer keep streaming during the other folds (as FINN does); after a sliding-window generator the
+    generator's own buffer does that. A sliding-window generator gets a whole input image: its line buffer
+    holds only K + STRIDE rows, and a convolution that is slower per row than its producer would otherwise
+    stall the producer mid-image and lower the throughput.
+    """
+    layer = layers[index]
+    if index == 0:
+        return 0
+    if isinstance(layer, MatVec) and not isinstance(layers[index - 1], SlidingWindow):
+        return layer.mw // layer.simd
+    if isinstance(layer, SlidingWindow):
+        return layer.ifm.pixels * layer.ifm.c // layer.simd
+    return 0
 
 
 class _Planner:
-    """Builds the stream/block list layer by layer (see :func:`plan`)."""
+    """Builds the stream/block list layer by layer (see :func:`plan`), tracking the current stream and its
+    beats per inference."""
 
-    def __init__(self, net: Network) -> None:
-        self.net = net
+    def __init__(self, elems: int, elem_bits: int, features: int) -> None:
         self.streams: list[Stream] = []
         self.blocks: list[Block] = []
         self.mems: dict[str, list[str]] = {}
-        self.cur: Stream | None = None
+        self.cur = self.stream(elems, elem_bits)
+        self.beats = features // elems  # beats of the current stream per inference
 
     def stream(self, elems: int, bits: int) -> Stream:
         s = Stream(f"s{len(self.streams)}", elems * bits, elems, bits)
         self.streams.append(s)
         return s
 
-    def add(self, module, instance, params, out: Stream, comment, cycles, latency, layer, timing) -> None:
-        assert self.cur is not None
+    def add(self, spec: BlockSpec, params: Any, instance: str, comment: str, layer: str, data: Any = None) -> None:
+        """Append an instance of ``spec`` fed by the current stream; its output becomes the current stream."""
+        params.validate()
+        out = spec.ports(params)[1]
+        if spec.name in ("axis_fifo", "skid_buffer"):  # a pass-through keeps the elements' shape
+            out = StreamShape(self.cur.elems, self.cur.elem_bits)
+        memory_file = None
+        if spec.memory_lines is not None:
+            memory_file = f"{instance}.mem"
+            self.mems[memory_file] = spec.memory_lines(params, data)
+        dst = self.stream(out.elems, out.elem_bits)
         self.blocks.append(
-            Block(module, instance, [(k, _verilog_value(v)) for k, v in params], self.cur.name, out.name, comment,
-                  cycles, latency, layer, timing)
+            Block(spec, params, data, instance, self.cur.name, dst.name, comment, layer, self.beats, memory_file)
         )
-        self.cur = out
+        self.beats = spec.out_beats(params, self.beats)
+        self.cur = dst
 
-    def start(self, elems: int, t: IntType) -> None:
-        self.cur = self.stream(elems, t.bits)
-
-    def width(self, elems: int, per_inference: int, index: int, layer: str) -> None:
+    def width(self, elems: int, index: int, layer: str) -> None:
         """Insert a width converter so that the current stream carries ``elems`` elements per beat."""
-        assert self.cur is not None
-        a, b = self.cur.elems, elems
+        a, b, bits = self.cur.elems, elems, self.cur.elem_bits
         if a == b:
             return
         if a % b and b % a:
             raise UnsupportedError(
                 f"layer {layer!r}: {b} elements per beat and the previous block's {a} must divide one another"
             )
-        bits = self.cur.elem_bits
-        self.add(
-            "axis_dwc", f"dwc_{index}", [("IN_ELEMS", a), ("OUT_ELEMS", b), ("ELEM_BITS", bits)],
-            self.stream(b, bits), f"width converter {a} -> {b} elements of {bits} bits",
-            max(per_inference // a, per_inference // b), 1, layer, _dwc_timing(a, b),
-        )
+        self.add(BLOCKS["axis_dwc"], axis_dwc.DwcParams(a, b, bits), f"dwc_{index}",
+                 f"width converter {a} -> {b} elements of {bits} bits", layer)
 
-    def fifo(self, beats: int, per_inference_beats: int, index: int, layer: str) -> None:
-        assert self.cur is not None
-        depth = _fifo_depth(beats)
-        self.add(
-            "axis_fifo", f"fifo_{index}", [("WIDTH", self.cur.width), ("DEPTH", depth)],
-            self.stream(self.cur.elems, self.cur.elem_bits), f"FIFO, {depth} beats of {self.cur.width} bits",
-            per_inference_beats, 1, layer, _register_timing,
-        )
+    def fifo(self, beats: int, index: int, layer: str) -> None:
+        depth, width = _fifo_depth(beats), self.cur.width
+        self.add(BLOCKS["axis_fifo"], axis_fifo.AxisFifoParams(width=width, depth=depth), f"fifo_{index}",
+                 f"FIFO, {depth} beats of {width} bits", layer)
+
+    def layer(self, layers: list, index: int) -> None:
+        """The blocks of one network layer: a width converter and an input FIFO where needed, then its block."""
+        layer = layers[index]
+        spec = BLOCKS[layer.block]
+        params = layer.params
+        self.width(spec.ports(params)[0].elems, index, layer.name)
+        buffer = _input_buffer_beats(layers, index)
+        if buffer:
+            self.fifo(buffer, index, layer.name)
+        self.add(spec, params, f"{spec.name}_{index}", layer.describe(), layer.name, layer.data)
 
 
 def plan(net: Network) -> tuple[list[Stream], list[Block], dict[str, list[str]]]:
     """Streams, blocks and memory files (name -> lines) for ``net``; pure, writes nothing.
 
-    ``Block.cycles_per_vector`` holds the block's cycles per *inference* (for a convolution: per image, all
-    its windows); the slowest block sets the pipeline's cycles per inference.
+    Each network layer names its block; the blocks' specs (:data:`flow.blocks.registry.BLOCKS`) give ports,
+    parameters, memory contents and timing. ``Block.cycles_per_inference`` is the block's cycles per
+    inference (for a convolution: all its windows); the slowest block sets the pipeline's.
     """
-    from flow.rtl.ops import swg as swg_ops
-
-    p = _Planner(net)
     layers = [layer for layer in net.layers if not isinstance(layer, Flatten)]
     if not layers:
         raise UnsupportedError("network: no layers to map")
-    p.start(_input_elems(net), net.input_type)
-    for index, layer in enumerate(layers):
-        if isinstance(layer, MatVec):
-            per_inference = layer.mw * layer.vectors
-            p.width(layer.simd, per_inference, index, layer.name)
-            if index > 0 and not isinstance(layers[index - 1], SlidingWindow):
-                # MVAUs read their input only during the first neuron fold: a FIFO that holds one whole
-                # input vector lets the producer keep streaming during the other folds (as FINN does).
-                p.fifo(layer.mw // layer.simd, per_inference // layer.simd, index, layer.name)
-            params = layer.params
-            weight_file = f"{layer.name}_weights.mem"
-            p.mems[weight_file] = mvau_ops.pack_weights(layer.weights, params)
-            vec = f", {layer.vectors} windows" if layer.vectors > 1 else ""
-            p.add(
-                "mvau", f"mvau_{index}", list(params.verilog_parameters(weight_file).items()),
-                p.stream(layer.pe, layer.acc_bits),
-                f"{layer.name}: {layer.mode.name} {layer.mh}x{layer.mw}, PE={layer.pe} SIMD={layer.simd}, "
-                f"acc {layer.acc_bits} bits{vec}",
-                mvau_ops.cycles_per_vector(params) * layer.vectors, mvau_ops.latency_cycles(params), layer.name,
-                _mvau_images_timing(params.nf, params.sf, layer.vectors),
-            )
-        elif isinstance(layer, Thresholds):
-            thresh_file = f"{layer.name}.mem"
-            p.mems[thresh_file] = threshold_mem_lines(layer)
-            tp = threshold_params(layer)
-            vectors = layers[index - 1].vectors if isinstance(layers[index - 1], MatVec) else 1
-            p.add(
-                "thresholding", f"thresholding_{index}",
-                [("C", tp.c), ("PE", tp.pe), ("IN_BITS", tp.in_bits), ("N_THRESH", tp.n_thresh),
-                 ("OUT_BITS", tp.out_bits), ("OUT_BIAS", tp.out_bias), ("THRESH_FILE", thresh_file)],
-                p.stream(layer.pe, layer.out_type.bits),
-                f"{layer.name}: {layer.thresholds.shape[1]} thresholds/channel -> {layer.out_type.describe()}",
-                layer.channels // layer.pe * vectors, THRESHOLDING_LATENCY, layer.name, _thresholding_timing,
-            )
-        elif isinstance(layer, SlidingWindow):
-            sp = swg_ops.SwgParams(
-                ifm_h=layer.ifm.h, ifm_w=layer.ifm.w, ch=layer.ifm.c, simd=layer.simd, k=layer.k,
-                stride=layer.stride, elem_bits=layer.elem_type.bits, signed=layer.elem_type.signed,
-            )
-            sp.validate()
-            p.width(layer.simd, layer.ifm.pixels * layer.ifm.c, index, layer.name)
-            if index > 0:
-                # A whole input image of buffering in front of the generator: its line buffer holds only
-                # K + STRIDE rows, and a convolution that is slower per row than its producer (fewer output
-                # than input rows) would otherwise stall the producer mid-image and lower the throughput.
-                beats = layer.ifm.pixels * layer.ifm.c // layer.simd
-                p.fifo(beats, beats, index, layer.name)
-            p.add(
-                "swg", f"swg_{index}", list(sp.verilog_parameters().items()),
-                p.stream(layer.simd, layer.elem_type.bits),
-                f"{layer.name}: {layer.k}x{layer.k} windows, stride {layer.stride}, over "
-                f"{layer.ifm.h}x{layer.ifm.w}x{layer.ifm.c}, SIMD={layer.simd}",
-                swg_ops.cycles_per_image(sp), swg_ops.PIPELINE_CYCLES, layer.name,
-                lambda valid, sp=sp: swg_ops.output_valid_times(sp, valid),
-            )
-        elif isinstance(layer, MaxPool):
-            from flow.rtl.ops import maxpool as pool_ops
-
-            mp = pool_ops.MaxpoolParams(
-                ifm_h=layer.ifm.h, ifm_w=layer.ifm.w, ch=layer.ifm.c, simd=layer.simd, k=layer.k,
-                elem_bits=layer.elem_type.bits, signed=layer.elem_type.signed and not layer.elem_type.bipolar,
-            )
-            mp.validate()
-            p.width(layer.simd, layer.ifm.pixels * layer.ifm.c, index, layer.name)
-            p.add(
-                "maxpool", f"maxpool_{index}", list(mp.verilog_parameters().items()),
-                p.stream(layer.simd, layer.elem_type.bits),
-                f"{layer.name}: {layer.k}x{layer.k} max-pool over {layer.ifm.h}x{layer.ifm.w}x{layer.ifm.c}",
-                pool_ops.cycles_per_image(mp), pool_ops.PIPELINE_CYCLES, layer.name,
-                lambda valid, mp=mp: pool_ops.output_valid_times(mp, valid),
-            )
-        elif isinstance(layer, Pad):
-            from flow.rtl.ops import pad as pad_ops
-
-            pp = pad_ops.PadParams(
-                ifm_h=layer.ifm.h, ifm_w=layer.ifm.w, ch=layer.ifm.c, simd=layer.simd, pad_t=layer.top,
-                pad_b=layer.bottom, pad_l=layer.left, pad_r=layer.right, elem_bits=layer.elem_type.bits,
-                pad_value=layer.value, signed=layer.elem_type.signed,
-            )
-            pp.validate()
-            p.width(layer.simd, layer.ifm.pixels * layer.ifm.c, index, layer.name)
-            p.add(
-                "pad", f"pad_{index}", list(pp.verilog_parameters().items()),
-                p.stream(layer.simd, layer.elem_type.bits),
-                f"{layer.name}: pad {layer.top}/{layer.bottom}/{layer.left}/{layer.right} around "
-                f"{layer.ifm.h}x{layer.ifm.w}x{layer.ifm.c}",
-                pad_ops.cycles_per_image(pp), pad_ops.PIPELINE_CYCLES, layer.name,
-                lambda valid, pp=pp: pad_ops.output_valid_times(pp, valid),
-            )
-        else:
+    for layer in layers:
+        if getattr(layer, "block", None) not in BLOCKS:
             raise UnsupportedError(f"layer {getattr(layer, 'name', layer)!r}: {type(layer).__name__} is not mapped")
+    p = _Planner(_input_elems(net), net.input_type.bits, _input_features(net))
+    for index in range(len(layers)):
+        p.layer(layers, index)
     return p.streams, p.blocks, p.mems
 
 
@@ -386,7 +263,7 @@ def _output_stream_type(net: Network) -> IntType:
 
 def _input_features(net: Network) -> int:
     first = next(layer for layer in net.layers if not isinstance(layer, Flatten))
-    return first.ifm.pixels * first.ifm.c if hasattr(first, "ifm") else first.mw
+    return first.in_features
 
 
 def _output_features(net: Network) -> int:
@@ -449,7 +326,7 @@ def interface(net: Network, streams: list[Stream], blocks: list[Block]) -> dict:
             "encoding": _encoding(out_t),
             "meaning": meaning,
         },
-        "cycles_per_inference": max(b.cycles_per_vector for b in blocks),
+        "cycles_per_inference": max(b.cycles_per_inference for b in blocks),
         "latency_cycles_estimate": predict_latency(blocks, in_beats),
         "latency_model": (
             "beat timing of each block without backpressure between blocks: an estimate for pipelines whose "
@@ -463,7 +340,7 @@ def interface(net: Network, streams: list[Stream], blocks: list[Block]) -> dict:
                 "instance": b.instance,
                 "module": b.module,
                 "layer": b.layer,
-                "cycles_per_inference": b.cycles_per_vector,
+                "cycles_per_inference": b.cycles_per_inference,
                 "latency": b.latency,
                 "comment": b.comment,
             }
@@ -535,7 +412,7 @@ def write_rtl(net: Network, directory: str | Path, source: str = "") -> RtlDesig
 
 def _encode(values: np.ndarray, t: IntType, what: str) -> np.ndarray:
     """Field codes of ``values`` in type ``t``: bipolar -1/+1 -> 0/1 as uint8 (no int64 copy: whole data sets
-    pass here), else :func:`~flow.rtl.ops.encode`. Values outside the type raise :class:`ValueError`."""
+    pass here), else :func:`~flow.blocks.bits.encode`. Values outside the type raise :class:`ValueError`."""
     values = np.asarray(values)
     if t.bipolar:
         positive = values == 1
@@ -588,4 +465,4 @@ def unpack_output_beats(net: Network, beats: list[int]) -> np.ndarray:
 
 
 __all__ = ["TOP", "RtlDesign", "pack_input_beats", "pack_input_words", "pack_output_beats", "plan",
-           "threshold_mem_lines", "unpack_output_beats", "unpack_output_words", "write_rtl"]
+           "unpack_output_beats", "unpack_output_words", "write_rtl"]

@@ -8,7 +8,7 @@ import random
 import cocotb
 import pytest
 
-from flow.rtl.ops.fifo import SKID_SOURCES, SkidBufferParams, capacity, cycles_per_vector, golden, latency_cycles
+from flow.blocks.skid_buffer import HW_SOURCES, SkidBufferParams, capacity, cycles_per_vector, golden, latency_cycles
 from sim.lib.axis import assert_beats_equal, check_capacity, check_stream_timing, dut_params, run_stream
 from sim.lib.runner import run_cocotb, sim_build_dir, tb_config
 

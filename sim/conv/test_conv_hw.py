@@ -9,9 +9,9 @@ import subprocess
 
 import pytest
 
-from flow.rtl.ops.maxpool import MaxpoolParams
-from flow.rtl.ops.pad import PadParams
-from flow.rtl.ops.swg import SwgParams
+from flow.blocks.maxpool import MaxpoolParams
+from flow.blocks.pad import PadParams
+from flow.blocks.swg import SwgParams
 from flow.rtl.yosys import yosys_command
 from sim.lib.runner import REPO_ROOT, lint, sim_build_dir
 

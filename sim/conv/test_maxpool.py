@@ -1,12 +1,12 @@
-"""cocotb testbench of ``hw/conv/maxpool.v`` against :mod:`flow.rtl.ops.maxpool` (golden model, cycle model).
+"""cocotb testbench of ``hw/conv/maxpool.v`` against :mod:`flow.blocks.maxpool` (golden model, cycle model).
 
 Back-to-back random images, one Verilator build per parameter case, three cocotb tests in it:
 
 * ``stream_with_stalls`` -- random input idle cycles and output backpressure, beats compared with ``==``;
 * ``timing_input_idle`` -- random input idle cycles, output always ready: every output beat is valid exactly
-  in the cycle :func:`~flow.rtl.ops.maxpool.output_valid_times` predicts from the measured input valid times;
+  in the cycle :func:`~flow.blocks.maxpool.output_valid_times` predicts from the measured input valid times;
 * ``throughput_no_stalls`` -- no stalls: valid times as predicted and one image every
-  :func:`~flow.rtl.ops.maxpool.cycles_per_image` cycles (intervals between the images' last output beats).
+  :func:`~flow.blocks.maxpool.cycles_per_image` cycles (intervals between the images' last output beats).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from flow.rtl.ops import maxpool
-from flow.rtl.ops.maxpool import HW_SOURCES, MaxpoolParams
+from flow.blocks import maxpool
+from flow.blocks.maxpool import HW_SOURCES, MaxpoolParams
 from sim.lib.axis import dut_params
 from sim.lib.images import ImageBench, image_stream_tests, random_images, run_image_case
 

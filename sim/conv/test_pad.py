@@ -1,12 +1,12 @@
-"""cocotb testbench of ``hw/conv/pad.v`` against :mod:`flow.rtl.ops.pad` (golden model and cycle model).
+"""cocotb testbench of ``hw/conv/pad.v`` against :mod:`flow.blocks.pad` (golden model and cycle model).
 
 Back-to-back random images, one Verilator build per parameter case, three cocotb tests in it:
 
 * ``stream_with_stalls`` -- random input idle cycles and output backpressure, beats compared with ``==``;
 * ``timing_input_idle`` -- random input idle cycles, output always ready: every output beat is valid exactly
-  in the cycle :func:`~flow.rtl.ops.pad.output_valid_times` predicts from the measured input valid times;
+  in the cycle :func:`~flow.blocks.pad.output_valid_times` predicts from the measured input valid times;
 * ``throughput_no_stalls`` -- no stalls: valid times as predicted and one image every
-  :func:`~flow.rtl.ops.pad.cycles_per_image` cycles (intervals between the images' last output beats).
+  :func:`~flow.blocks.pad.cycles_per_image` cycles (intervals between the images' last output beats).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from functools import partial
 
 import pytest
 
-from flow.rtl.ops import pad
-from flow.rtl.ops.pad import HW_SOURCES, PadParams
+from flow.blocks import pad
+from flow.blocks.pad import HW_SOURCES, PadParams
 from sim.lib.axis import dut_params
 from sim.lib.images import ImageBench, image_stream_tests, random_images, run_image_case
 from sim.lib.runner import tb_config

@@ -1,21 +1,21 @@
-"""cocotb testbench of ``hw/conv/swg.v`` against :mod:`flow.rtl.ops.swg` (golden model and cycle model).
+"""cocotb testbench of ``hw/conv/swg.v`` against :mod:`flow.blocks.swg` (golden model and cycle model).
 
 Back-to-back random images, one Verilator build per parameter case, three cocotb tests in it:
 
 * ``stream_with_stalls`` -- random input idle cycles and output backpressure, beats compared with ``==``;
 * ``timing_input_idle`` -- random input idle cycles, output always ready: every output beat is valid exactly
-  in the cycle :func:`~flow.rtl.ops.swg.output_valid_times` predicts from the measured input valid times,
-  every input beat accepted in the cycle :func:`~flow.rtl.ops.swg.simulate` predicts;
+  in the cycle :func:`~flow.blocks.swg.output_valid_times` predicts from the measured input valid times,
+  every input beat accepted in the cycle :func:`~flow.blocks.swg.simulate` predicts;
 * ``throughput_no_stalls`` -- no stalls: valid times as predicted and one image every
-  :func:`~flow.rtl.ops.swg.cycles_per_image` cycles (intervals between the images' last output beats).
+  :func:`~flow.blocks.swg.cycles_per_image` cycles (intervals between the images' last output beats).
 """
 
 from __future__ import annotations
 
 import pytest
 
-from flow.rtl.ops import swg
-from flow.rtl.ops.swg import HW_SOURCES, SwgParams, simulate
+from flow.blocks import swg
+from flow.blocks.swg import HW_SOURCES, SwgParams, simulate
 from sim.lib.axis import dut_params
 from sim.lib.images import ImageBench, image_stream_tests, run_image_case
 from sim.lib.runner import tb_config

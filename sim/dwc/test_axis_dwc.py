@@ -1,4 +1,4 @@
-"""cocotb testbench of ``hw/dwc/axis_dwc.v`` against :func:`flow.rtl.ops.dwc.repack`.
+"""cocotb testbench of ``hw/dwc/axis_dwc.v`` against :func:`flow.blocks.axis_dwc.repack`.
 
 Random element streams with random idle cycles and backpressure, compared beat by beat with ``==``; and a
 run without stalls: groups of ``lcm(IN, OUT)`` elements every ``max(K_UP, K_DOWN)`` cycles once the
@@ -12,7 +12,7 @@ import random
 import cocotb
 import pytest
 
-from flow.rtl.ops.dwc import HW_SOURCES, DwcParams, cycles_per_vector, latency_cycles, repack
+from flow.blocks.axis_dwc import HW_SOURCES, DwcParams, cycles_per_vector, latency_cycles, repack
 from sim.lib.axis import assert_beats_equal, check_stream_timing, dut_params, run_stream
 from sim.lib.runner import run_cocotb, sim_build_dir, tb_config
 

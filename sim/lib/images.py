@@ -138,7 +138,7 @@ def random_images(params: Any, images: int, rng: np.random.Generator, extremes: 
 class ImageBench:
     """One image-stream block under test.
 
-    ``ops`` is its model module (``flow.rtl.ops.<block>``: ``golden``, ``pack_inputs``, ``pack_outputs``,
+    ``ops`` is its model module (``flow.blocks.<block>``: ``golden``, ``pack_inputs``, ``pack_outputs``,
     ``output_valid_times``, ``cycles_per_image``); ``params_from_dut`` reads its parameters back from the
     DUT; ``draw`` makes a random batch; ``vector_beats`` is the number of output beats in one vector of the
     beat comparison (``what`` names that vector in errors); ``trailing_input`` as in :func:`stream_images`;

@@ -1,4 +1,4 @@
-"""cocotb testbench of ``hw/mvau/mvau.v`` against :func:`flow.rtl.ops.mvau.golden`.
+"""cocotb testbench of ``hw/mvau/mvau.v`` against :func:`flow.blocks.mvau.golden`.
 
 The pytest entry (``test_mvau``) draws weights for one curated parameter case, sizes ``ACC_BITS`` to the
 exact interval of those weights (so partial sums wrap and only the final value is exact), writes the
@@ -19,8 +19,8 @@ import cocotb
 import numpy as np
 import pytest
 
-from flow.rtl.ops import read_mem
-from flow.rtl.ops.mvau import (
+from flow.blocks.bits import read_mem
+from flow.blocks.mvau import (
     HW_SOURCES,
     MvauMode,
     MvauParams,

@@ -14,7 +14,7 @@ import cocotb
 import pytest
 from cocotb.triggers import Timer
 
-from flow.rtl.ops.mvau import HW_SOURCES
+from flow.blocks.mvau import HW_SOURCES
 from sim.lib.runner import REPO_ROOT, lint, run_cocotb, sim_build_dir
 
 SIMDS = (1, 2, 63, 64, 65, 128, 129, 784, 4097)  # the order of simd_of in the wrapper

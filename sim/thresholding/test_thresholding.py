@@ -1,4 +1,4 @@
-"""cocotb testbench of ``hw/thresholding/thresholding.v`` against :func:`flow.rtl.ops.thresholding.golden`.
+"""cocotb testbench of ``hw/thresholding/thresholding.v`` against :func:`flow.blocks.thresholding.golden`.
 
 The pytest entry draws thresholds (including the extreme codes) and direction flags for one curated case,
 writes the threshold memory and runs two cocotb tests in one build; both read the parameters back from
@@ -15,8 +15,8 @@ import cocotb
 import numpy as np
 import pytest
 
-from flow.rtl.ops import read_mem
-from flow.rtl.ops.thresholding import (
+from flow.blocks.bits import read_mem
+from flow.blocks.thresholding import (
     HW_SOURCES,
     ThresholdingParams,
     cycles_per_vector,

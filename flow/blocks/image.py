@@ -2,7 +2,7 @@
 checks and packers for batches of images ``(N, H, W, C)``.
 
 The images stream channels-last, pixel by pixel in row-major order, ``C/SIMD`` beats per pixel; element
-``s`` of a beat sits at bits ``[s*ELEM_BITS, (s+1)*ELEM_BITS)`` (see :func:`~flow.rtl.ops.pack_fields`).
+``s`` of a beat sits at bits ``[s*ELEM_BITS, (s+1)*ELEM_BITS)`` (see :func:`~flow.blocks.bits.pack_fields`).
 Every error message starts with the block's name (``ImageParams.BLOCK``) and says what was expected and
 what arrived.
 """
@@ -16,7 +16,16 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from flow.rtl.ops import MAX_FIELD_BITS, check_range, encode, pack_fields, signed_range, unpack_fields, unsigned_range
+from flow.blocks.bits import (
+    MAX_FIELD_BITS,
+    check_range,
+    encode,
+    pack_fields,
+    signed_range,
+    unpack_fields,
+    unsigned_range,
+)
+from flow.blocks.spec import Stream
 
 __all__ = [
     "ImageParams",
@@ -180,3 +189,13 @@ def check_valid_times(params: ImageParams, input_valid_times: Sequence[int]) -> 
             f"{params.BLOCK}: input_valid_times expected a non-zero multiple of {params.in_beats} beats, got {len(v)}"
         )
     return v
+
+
+def image_ports(params: ImageParams) -> tuple[Stream, Stream]:
+    """``SIMD`` elements of ``ELEM_BITS`` per beat, in and out."""
+    return Stream(params.simd, params.elem_bits), Stream(params.simd, params.elem_bits)
+
+
+def images_in(params: ImageParams, in_beats: int) -> int:
+    """Images per inference when an inference brings ``in_beats`` input beats."""
+    return in_beats // params.in_beats

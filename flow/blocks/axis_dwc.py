@@ -15,17 +15,17 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from flow.rtl.ops import HW_ROOT, MAX_FIELD_BITS, pack_fields, unpack_fields
-
-if TYPE_CHECKING:
-    from flow.estimate.resources import Resources
+from flow.blocks.bits import MAX_FIELD_BITS, clog2, pack_fields, unpack_fields
+from flow.blocks.cost import Resources
+from flow.blocks.spec import BlockSpec, Stream, accept_times
+from flow.paths import HW_ROOT
 
 __all__ = [
     "HW_SOURCES",
+    "SPEC",
     "DwcParams",
     "cycles_per_vector",
     "estimate_resources",
@@ -135,7 +135,6 @@ def resource_features(params: DwcParams) -> dict[str, float]:
     * split stage (``K_DN > 1``): ``dn_bits`` = ``MID*ELEM_BITS*(K_DN-1)/K_DN`` shift-register bits that
       choose between load and shift (the last slice only loads); ``dn_idx`` = the index width; ``dn_one`` = 1.
     """
-    from flow.estimate.resources import clog2
 
     params.validate()
     iw, mw = params.in_elems * params.elem_bits, params.mid_elems * params.elem_bits
@@ -158,7 +157,6 @@ def estimate_resources(params: DwcParams) -> Resources:
     ``ceil(DW/4)`` for the split stage when ``DW >= 3``.
     LUT: ``sum(DWC_LUT_COEFFS[k] * f[k])`` over :func:`resource_features`.
     """
-    from flow.estimate.resources import Resources, clog2
 
     params.validate()
     iw, mw = params.in_elems * params.elem_bits, params.mid_elems * params.elem_bits
@@ -173,3 +171,36 @@ def estimate_resources(params: DwcParams) -> Resources:
         carry += math.ceil(dw / 4) if dw >= 3 else 0
     lut = sum(DWC_LUT_COEFFS.get(k, 0.0) * v for k, v in resource_features(params).items())
     return Resources(lut=lut, ff=ff, carry4=carry)
+
+
+# ---------------------------------------------------------------------------------------------- the block spec
+def output_times(params: DwcParams, valid: list[int]) -> list[int]:
+    """Equal widths: a wire. Packing ``k`` input beats into one output beat: valid the cycle after the k-th is
+    accepted. Splitting each input beat into ``k`` output beats: one per cycle, from the cycle after it."""
+    a, b = params.in_elems, params.out_elems
+    if a == b:
+        return list(valid)
+    accepted = accept_times(valid)
+    if b % a == 0:
+        k = b // a
+        return [accepted[i + k - 1] + 1 for i in range(0, len(accepted), k)]
+    k = a // b
+    out: list[int] = []
+    for t in accepted:
+        start = max(t + 1, out[-1] + 1) if out else t + 1
+        out.extend(start + j for j in range(k))
+    return out
+
+
+SPEC = BlockSpec(
+    name="axis_dwc",
+    params_type=DwcParams,
+    sources=HW_SOURCES,
+    ports=lambda p: (Stream(p.in_elems, p.elem_bits), Stream(p.out_elems, p.elem_bits)),
+    verilog_parameters=lambda p, mem: p.verilog_parameters(),
+    output_times=output_times,
+    cycles=lambda p, in_beats: cycles_per_vector(p, in_beats * p.in_elems),
+    out_beats=lambda p, in_beats: in_beats * p.in_elems // p.out_elems,
+    latency=latency_cycles,
+    estimate=lambda p, data: estimate_resources(p),
+)

@@ -20,14 +20,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from flow.rtl.ops import (
-    HW_ROOT,
+from flow.blocks.bits import (
     MAX_FIELD_BITS,
     check_range,
+    clog2,
     encode,
     hex_lines,
     pack_fields,
@@ -36,12 +35,13 @@ from flow.rtl.ops import (
     unsigned_range,
     write_mem,
 )
-
-if TYPE_CHECKING:
-    from flow.estimate.resources import Resources
+from flow.blocks.cost import OpEnergy, Resources, add_pj, distinct_columns, field_bits, map_memory, rom_column_luts
+from flow.blocks.spec import BlockSpec, Stream, accept_times
+from flow.paths import HW_ROOT
 
 __all__ = [
     "HW_SOURCES",
+    "SPEC",
     "ThresholdingParams",
     "cycles_per_vector",
     "estimate_resources",
@@ -267,7 +267,6 @@ class _RomStats:
 
 
 def _rom_stats(params: ThresholdingParams, tables: tuple[np.ndarray, np.ndarray] | None) -> _RomStats:
-    from flow.estimate.resources import distinct_columns, field_bits, random_data
 
     T, flags = tables if tables is not None else random_data(params)
     T, flags = _check_tables(T, flags, params)
@@ -290,7 +289,6 @@ def resource_features(
       (``C > PE``) or folded constants (``C == PE``), doubled where channels of both directions share a lane;
     * ``count``: ``PE*N_THRESH`` hit bits summed into the output count; ``one``.
     """
-    from flow.estimate.resources import map_memory, rom_column_luts
 
     params.validate()
     stats = _rom_stats(params, tables)
@@ -319,7 +317,6 @@ def estimate_resources(
     CARRY4: ``sum(coeff[k] * f[k])`` over :func:`resource_features` (data-dependent through the ROM columns and
     the directions; ``tables=None`` estimates seeded random sorted thresholds).
     """
-    from flow.estimate.resources import Resources, clog2, map_memory
 
     params.validate()
     stats = _rom_stats(params, tables)
@@ -337,3 +334,50 @@ def estimate_resources(
     if queue.kind == "logic":
         ff, lut = ff + 4 * params.pe * params.out_bits, lut + params.pe * params.out_bits
     return Resources(lut=lut, ff=ff, carry4=carry, bram18=bram, lutram=queue.lutram)
+
+
+# ---------------------------------------------------------------------------------------------- the block spec
+def random_data(params: ThresholdingParams, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded uniform random tables ``(T, flags)``: thresholds sorted ascending per channel, flags 0 (as
+    BatchNorm with positive scales gives) -- what the estimates were calibrated on."""
+    rng = np.random.default_rng(seed)
+    lo, hi = signed_range(params.in_bits)
+    T = np.sort(rng.integers(lo, hi + 1, size=(params.c, params.n_thresh)), axis=1)
+    return T, np.zeros(params.c, dtype=np.int64)
+
+
+def ports(params: ThresholdingParams) -> tuple[Stream, Stream]:
+    """``PE`` inputs of ``IN_BITS`` per beat in, ``PE`` outputs of ``OUT_BITS`` per beat out."""
+    return Stream(params.pe, params.in_bits), Stream(params.pe, params.out_bits)
+
+
+def output_times(params: ThresholdingParams, valid: list[int]) -> list[int]:
+    """One beat per cycle; a beat accepted in cycle t is valid at the output in cycle ``t + PIPELINE_CYCLES``."""
+    return [t + PIPELINE_CYCLES for t in accept_times(valid)]
+
+
+def energy(params: ThresholdingParams, in_beats: int) -> OpEnergy:
+    """Per vector ``C*N_THRESH`` comparisons at the input width and one read of the threshold table."""
+    e = OpEnergy("thresholds")
+    vectors = in_beats // params.cf
+    e.count("compare", f"{params.in_bits}b", params.c * params.n_thresh * vectors, add_pj(params.in_bits))
+    table_bits = params.c * params.n_thresh * params.in_bits
+    e.read(table_bits * vectors, table_bits)
+    return e
+
+
+SPEC = BlockSpec(
+    name="thresholding",
+    params_type=ThresholdingParams,
+    sources=HW_SOURCES,
+    ports=ports,
+    verilog_parameters=lambda p, mem: p.verilog_parameters(mem),
+    output_times=output_times,
+    cycles=lambda p, in_beats: in_beats,
+    out_beats=lambda p, in_beats: in_beats,
+    latency=lambda p: PIPELINE_CYCLES,
+    estimate=lambda p, data: estimate_resources(p, tables=data),
+    energy=energy,
+    random_data=random_data,
+    memory_lines=lambda p, data: pack_thresholds(data[0], data[1], p),
+)

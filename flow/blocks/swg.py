@@ -22,19 +22,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
-from flow.rtl.ops import HW_ROOT
-from flow.rtl.ops.image import ImageParams, check_inputs, check_valid_times, pack_inputs, pack_outputs, unpack_outputs
-
-if TYPE_CHECKING:
-    from flow.estimate.resources import Resources
+from flow.blocks.bits import clog2
+from flow.blocks.cost import OpEnergy, Resources, map_memory, mux_luts
+from flow.blocks.image import (
+    ImageParams,
+    check_inputs,
+    check_valid_times,
+    image_ports,
+    images_in,
+    pack_inputs,
+    pack_outputs,
+    unpack_outputs,
+)
+from flow.blocks.spec import BlockSpec
+from flow.paths import HW_ROOT
 
 __all__ = [
     "HW_SOURCES",
     "PIPELINE_CYCLES",
+    "SPEC",
     "SwgParams",
     "cycles_per_image",
     "estimate_resources",
@@ -56,7 +66,7 @@ PIPELINE_CYCLES = 2
 @dataclass(frozen=True)
 class SwgParams(ImageParams):
     """Parameters of one ``swg`` instance (Verilog parameter names in lower case), after the image fields of
-    :class:`~flow.rtl.ops.image.ImageParams`.
+    :class:`~flow.blocks.image.ImageParams`.
 
     ``signed`` is not a Verilog parameter (the block moves bits): it says how element values are range-checked
     when packed and read back when unpacked.
@@ -230,7 +240,6 @@ SWG_CARRY4_COEFFS: dict[str, float] = {
 
 def _counter_bits(params: SwgParams) -> dict[str, int]:
     """Register widths of ``swg.v`` (0 where the RTL's counter is constant and Yosys removes it)."""
-    from flow.estimate.resources import clog2
 
     p = params
     depth = p.buffer_rows * p.kept_cols * p.cf
@@ -254,7 +263,6 @@ def resource_features(params: SwgParams) -> dict[str, float]:
     ``one``; ``aw`` (address adders: ``kr + wb + kc`` and three modulo-``DEPTH`` additions); ``counters`` (the
     sum of the position counter widths); ``rd_mux`` (``SIMD*ELEM_BITS*mux_luts(banks)`` for a line buffer in
     several LUT RAM banks)."""
-    from flow.estimate.resources import clog2, map_memory, mux_luts
 
     params.validate()
     depth = params.buffer_rows * params.kept_cols * params.cf
@@ -281,7 +289,6 @@ def estimate_resources(params: SwgParams) -> Resources:
     LUT and CARRY4: ``sum(coeff[k] * f[k])`` over :func:`resource_features` with :data:`SWG_LUT_COEFFS` and
     :data:`SWG_CARRY4_COEFFS`.
     """
-    from flow.estimate.resources import Resources, map_memory
 
     params.validate()
     depth = params.buffer_rows * params.kept_cols * params.cf
@@ -296,3 +303,28 @@ def estimate_resources(params: SwgParams) -> Resources:
     if queue.kind == "logic":
         ff, lut = ff + 4 * ew, lut + ew
     return Resources(lut=lut, ff=ff, carry4=carry, bram18=mem.bram18, lutram=mem.lutram + queue.lutram)
+
+
+# ---------------------------------------------------------------------------------------------- the block spec
+def energy(params: SwgParams, in_beats: int) -> OpEnergy:
+    """Data movement only: every window element read from the line buffer (``K + STRIDE`` rows)."""
+    e = OpEnergy("sliding window")
+    buffer_bits = (params.k + params.stride) * params.ifm_w * params.ch * params.elem_bits
+    reads = params.oh * params.ow * params.k * params.k * params.ch * params.elem_bits
+    e.read(reads * images_in(params, in_beats), buffer_bits)
+    return e
+
+
+SPEC = BlockSpec(
+    name="swg",
+    params_type=SwgParams,
+    sources=HW_SOURCES,
+    ports=image_ports,
+    verilog_parameters=lambda p, mem: p.verilog_parameters(),
+    output_times=output_valid_times,
+    cycles=lambda p, in_beats: cycles_per_image(p) * images_in(p, in_beats),
+    out_beats=lambda p, in_beats: p.out_beats * images_in(p, in_beats),
+    latency=lambda p: PIPELINE_CYCLES,
+    estimate=lambda p, data: estimate_resources(p),
+    energy=energy,
+)

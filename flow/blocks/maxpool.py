@@ -18,19 +18,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
-from flow.rtl.ops import HW_ROOT
-from flow.rtl.ops.image import ImageParams, check_inputs, check_valid_times, pack_inputs, pack_outputs, unpack_outputs
-
-if TYPE_CHECKING:
-    from flow.estimate.resources import Resources
+from flow.blocks.bits import clog2
+from flow.blocks.cost import OpEnergy, Resources, add_pj, map_memory
+from flow.blocks.image import (
+    ImageParams,
+    check_inputs,
+    check_valid_times,
+    image_ports,
+    images_in,
+    pack_inputs,
+    pack_outputs,
+    unpack_outputs,
+)
+from flow.blocks.spec import BlockSpec
+from flow.paths import HW_ROOT
 
 __all__ = [
     "HW_SOURCES",
     "PIPELINE_CYCLES",
+    "SPEC",
     "MaxpoolParams",
     "cycles_per_image",
     "estimate_resources",
@@ -51,7 +61,7 @@ PIPELINE_CYCLES = 1
 @dataclass(frozen=True)
 class MaxpoolParams(ImageParams):
     """Parameters of one ``maxpool`` instance (Verilog parameter names in lower case; ``SIGNED`` as a bool),
-    after the image fields of :class:`~flow.rtl.ops.image.ImageParams`."""
+    after the image fields of :class:`~flow.blocks.image.ImageParams`."""
 
     BLOCK: ClassVar[str] = "maxpool"
     VERILOG_PARAMETERS: ClassVar[tuple[str, ...]] = ("IFM_H", "IFM_W", "CH", "SIMD", "K", "ELEM_BITS", "SIGNED")
@@ -147,7 +157,6 @@ MAXPOOL_CARRY4_COEFFS: dict[str, float] = {
 
 def _register_bits(params: MaxpoolParams) -> int:
     """Flip-flops of ``maxpool.v``'s counters and queue pointers (constant counters left out)."""
-    from flow.estimate.resources import clog2
 
     p = params
     aw = clog2(max(p.buffer_words, 2))
@@ -175,7 +184,6 @@ def estimate_resources(params: MaxpoolParams) -> Resources:
     then keeps a copy of the word address for the LUT RAM). LUT and CARRY4: ``sum(coeff[k] * f[k])`` over
     :func:`resource_features`.
     """
-    from flow.estimate.resources import Resources, clog2, map_memory
 
     params.validate()
     ew = params.simd * params.elem_bits
@@ -191,3 +199,27 @@ def estimate_resources(params: MaxpoolParams) -> Resources:
     if row.kind == "logic":
         ff += words * ew
     return Resources(lut=lut, ff=ff, carry4=carry, bram18=row.bram18, lutram=row.lutram + queue.lutram)
+
+
+# ---------------------------------------------------------------------------------------------- the block spec
+def energy(params: MaxpoolParams, in_beats: int) -> OpEnergy:
+    """``K*K - 1`` comparisons at the element width per output element."""
+    e = OpEnergy("max-pool")
+    n = params.oh * params.ow * params.ch * (params.k * params.k - 1) * images_in(params, in_beats)
+    e.count("compare", f"{params.elem_bits}b", n, add_pj(params.elem_bits))
+    return e
+
+
+SPEC = BlockSpec(
+    name="maxpool",
+    params_type=MaxpoolParams,
+    sources=HW_SOURCES,
+    ports=image_ports,
+    verilog_parameters=lambda p, mem: p.verilog_parameters(),
+    output_times=output_valid_times,
+    cycles=lambda p, in_beats: cycles_per_image(p) * images_in(p, in_beats),
+    out_beats=lambda p, in_beats: p.out_beats * images_in(p, in_beats),
+    latency=lambda p: PIPELINE_CYCLES,
+    estimate=lambda p, data: estimate_resources(p),
+    energy=energy,
+)

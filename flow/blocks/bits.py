@@ -1,4 +1,4 @@
-"""Pure-numpy side of the hand-written Verilog blocks in ``hw/``.
+"""Bit-level helpers shared by the hardware blocks (:mod:`flow.blocks`).
 
 One module per block (:mod:`.mvau`, :mod:`.thresholding`, :mod:`.dwc`, :mod:`.fifo`), each with a frozen
 parameter dataclass whose ``validate()`` raises :class:`ValueError`, a ``golden`` model on ``int64`` arrays,
@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 __all__ = [
-    "HW_ROOT",
     "MAX_FIELD_BITS",
+    "check_positive",
     "check_range",
     "clog2",
     "encode",
@@ -42,18 +42,21 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Folder holding the hand-written Verilog (``hw/<block>/<block>.v``).
-HW_ROOT = Path(__file__).resolve().parents[3] / "hw"
-
 #: Largest field width handled by the numpy packers (values live in ``int64``).
 MAX_FIELD_BITS = 62
 
 
 def clog2(v: int) -> int:
-    """Return ``ceil(log2(v))`` for ``v >= 1`` (0 for ``v == 1``), as Verilog designs use it."""
-    if v < 1:
-        raise ValueError(f"clog2: expected an integer >= 1, got {v}")
-    return (v - 1).bit_length()
+    """Return ``ceil(log2(v))``, 0 for ``v <= 1``: Verilog's ``$clog2``, which the ``hw/`` blocks use."""
+    if v < 0:
+        raise ValueError(f"clog2: expected an integer >= 0, got {v}")
+    return 0 if v <= 1 else (v - 1).bit_length()
+
+
+def check_positive(block: str, name: str, v: object) -> None:
+    """Raise :class:`ValueError` naming ``block`` and ``name`` unless ``v`` is an integer (not a bool) >= 1."""
+    if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+        raise ValueError(f"{block}: {name} expected a positive integer, got {v!r}")
 
 
 def signed_range(bits: int) -> tuple[int, int]:

@@ -25,14 +25,13 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from flow.rtl.ops import (
-    HW_ROOT,
+from flow.blocks.bits import (
     MAX_FIELD_BITS,
     check_range,
+    clog2,
     encode,
     hex_lines,
     pack_fields,
@@ -41,12 +40,23 @@ from flow.rtl.ops import (
     unsigned_range,
     write_mem,
 )
-
-if TYPE_CHECKING:
-    from flow.estimate.resources import Resources
+from flow.blocks.cost import (
+    OpEnergy,
+    Resources,
+    add_pj,
+    carry4,
+    distinct_columns,
+    field_bits,
+    map_memory,
+    mul_pj,
+    rom_column_luts,
+)
+from flow.blocks.spec import BlockSpec, Stream, accept_times
+from flow.paths import HW_ROOT
 
 __all__ = [
     "HW_SOURCES",
+    "SPEC",
     "MvauMode",
     "MvauParams",
     "cycles_per_vector",
@@ -394,7 +404,6 @@ class _MvauStats:
 
 
 def _weight_stats(params: MvauParams, weights: np.ndarray | None) -> _MvauStats:
-    from flow.estimate.resources import distinct_columns, field_bits, random_data
 
     W = _check_w(weights if weights is not None else random_data(params), params)
     enc = _encode_w(W, params)
@@ -433,7 +442,6 @@ def resource_features(params: MvauParams, weights: np.ndarray | None = None) -> 
     * ``acc``: ``PE*ACC_BITS`` (accumulator, ``SF > 1``); ``counters``: widths of the fold counters and ROM
       address; ``one``.
     """
-    from flow.estimate.resources import clog2, map_memory, rom_column_luts
 
     params.validate()
     p = params
@@ -468,7 +476,6 @@ def carry4_features(params: MvauParams, weights: np.ndarray | None = None) -> di
     adders per mode and weight kind ``{mac,bip,add}4_{var,const}`` (``PE*SIMD*carry4(TW)``: MAC partial
     products in LUTs, the negation of x, the subtraction and absolute value; constant MAC weights: the sum of
     their CSD digits instead), ``counters4`` and ``one``."""
-    from flow.estimate.resources import carry4, clog2
 
     p = params
     tw = _term_bits(p)
@@ -510,7 +517,6 @@ def estimate_resources(params: MvauParams, weights: np.ndarray | None = None) ->
     (``SF > 1``), a one-word input buffer, + 2 (observed on the calibration points; exact to +-2 on all of
     them except where Yosys trims logic that the weights make constant).
     """
-    from flow.estimate.resources import Resources, clog2, map_memory
 
     params.validate()
     p = params
@@ -547,3 +553,79 @@ def estimate_resources(params: MvauParams, weights: np.ndarray | None = None) ->
         if depth == 1:  # constant weights: the DSP slices' input registers absorb the input register
             ff -= xw
     return Resources(lut=lut, ff=ff, carry4=carry, dsp=dsp, bram18=bram, lutram=lutram)
+
+
+# ---------------------------------------------------------------------------------------------- the block spec
+def random_data(params: MvauParams, seed: int = 0) -> np.ndarray:
+    """Seeded uniform random weights ``(MH, MW)`` in the mode's weight range (what the estimates were
+    calibrated on)."""
+    rng = np.random.default_rng(seed)
+    if params.mode in (MvauMode.XNOR, MvauMode.BIPOLAR_W):
+        return rng.choice(np.array([-1, 1]), size=(params.mh, params.mw))
+    lo, hi = params.w_range
+    return rng.integers(lo, hi + 1, size=(params.mh, params.mw))
+
+
+def ports(params: MvauParams) -> tuple[Stream, Stream]:
+    """``SIMD`` inputs of ``IN_BITS`` per beat in, ``PE`` accumulators of ``ACC_BITS`` per beat out."""
+    return Stream(params.simd, params.in_bits), Stream(params.pe, params.acc_bits)
+
+
+def _vector_times(params: MvauParams, valid: list[int]) -> list[int]:
+    """One vector: fold (0, s) issues when input beat s is accepted, later folds issue one per cycle; output
+    beat n is valid ``PIPELINE_CYCLES`` after fold (n, SF-1) issued."""
+    issue = accept_times(valid)
+    out = [issue[-1] + PIPELINE_CYCLES]
+    for _ in range(1, params.nf):
+        out.append(out[-1] + params.sf)
+    return out
+
+
+def output_times(params: MvauParams, valid: list[int]) -> list[int]:
+    """``len(valid) / SF`` vectors: each vector's beats are read during its first fold, and the next vector
+    starts when the current one's ``NF*SF`` steps are issued."""
+    out: list[int] = []
+    free = -(10**9)  # first cycle the unit can accept the next vector's first beat
+    for v in range(len(valid) // params.sf):
+        accepted = accept_times([max(t, free) for t in valid[v * params.sf : (v + 1) * params.sf]])
+        out.extend(_vector_times(params, accepted))
+        free = accepted[0] + params.nf * params.sf
+    return out
+
+
+def energy(params: MvauParams, in_beats: int) -> OpEnergy:
+    """Per vector ``MH*MW`` operations: XNOR + popcount addition (XNOR), multiply + addition (MAC), addition
+    (binary weights), subtraction + absolute value + addition (AdderNet); every weight read once."""
+    e = OpEnergy(f"matrix-vector ({params.mode.name})")
+    vectors = in_beats // params.sf
+    n = params.mh * params.mw * vectors
+    acc = params.acc_bits
+    if params.mode == MvauMode.XNOR:
+        e.count("xnor", "1b", n, add_pj(1))
+    elif params.mode == MvauMode.MAC:
+        e.count("mul", f"{params.in_bits}x{params.w_bits}b", n, mul_pj(params.in_bits, params.w_bits))
+    elif params.mode == MvauMode.ADDER:
+        width = max(params.in_bits, params.w_bits) + 1
+        e.count("sub", f"{width}b", n, add_pj(width))
+        e.count("abs", f"{width}b", n, add_pj(width))
+    e.count("add", f"{acc}b", n, add_pj(acc))
+    weight_bits = params.mh * params.mw * params.w_bits
+    e.read(weight_bits * vectors, weight_bits)
+    return e
+
+
+SPEC = BlockSpec(
+    name="mvau",
+    params_type=MvauParams,
+    sources=HW_SOURCES,
+    ports=ports,
+    verilog_parameters=lambda p, mem: p.verilog_parameters(mem),
+    output_times=output_times,
+    cycles=lambda p, in_beats: cycles_per_vector(p) * (in_beats // p.sf),
+    out_beats=lambda p, in_beats: in_beats // p.sf * p.nf,
+    latency=latency_cycles,
+    estimate=lambda p, data: estimate_resources(p, weights=data),
+    energy=energy,
+    random_data=random_data,
+    memory_lines=lambda p, data: pack_weights(data, p),
+)

@@ -19,19 +19,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
-from flow.rtl.ops import HW_ROOT
-from flow.rtl.ops.image import ImageParams, check_inputs, check_valid_times, pack_inputs, pack_outputs, unpack_outputs
-
-if TYPE_CHECKING:
-    from flow.estimate.resources import Resources
+from flow.blocks.bits import clog2
+from flow.blocks.cost import OpEnergy, Resources, map_memory
+from flow.blocks.image import (
+    ImageParams,
+    check_inputs,
+    check_valid_times,
+    image_ports,
+    images_in,
+    pack_inputs,
+    pack_outputs,
+    unpack_outputs,
+)
+from flow.blocks.spec import BlockSpec
+from flow.paths import HW_ROOT
 
 __all__ = [
     "HW_SOURCES",
     "PIPELINE_CYCLES",
+    "SPEC",
     "PadParams",
     "cycles_per_image",
     "estimate_resources",
@@ -52,7 +62,7 @@ PIPELINE_CYCLES = 1
 @dataclass(frozen=True)
 class PadParams(ImageParams):
     """Parameters of one ``pad`` instance (Verilog parameter names in lower case), after the image fields of
-    :class:`~flow.rtl.ops.image.ImageParams`.
+    :class:`~flow.blocks.image.ImageParams`.
 
     ``signed`` is not a Verilog parameter: it says how element values (and ``pad_value``) are range-checked
     and read back.
@@ -192,7 +202,6 @@ PAD_CARRY4_COEFFS: dict[str, float] = {
 
 def _register_bits(params: PadParams) -> int:
     """Flip-flops of ``pad.v``'s position counters and queue pointers (a constant ``cf`` left out)."""
-    from flow.estimate.resources import clog2
 
     p = params
     return (clog2(p.cf + 1) if p.cf > 1 else 0) + clog2(p.ow + 1) + clog2(p.oh + 1) + 4
@@ -213,7 +222,6 @@ def estimate_resources(params: PadParams) -> Resources:
     (:func:`_register_bits`) + 1 (observed on every calibration point). LUT and CARRY4: ``sum(coeff[k] * f[k])``
     over :func:`resource_features`.
     """
-    from flow.estimate.resources import Resources, map_memory
 
     params.validate()
     ew = params.simd * params.elem_bits
@@ -225,3 +233,18 @@ def estimate_resources(params: PadParams) -> Resources:
     if queue.kind == "logic":
         ff, lut = ff + 2 * ew, lut + ew
     return Resources(lut=lut, ff=ff, carry4=carry, lutram=queue.lutram)
+
+
+SPEC = BlockSpec(
+    name="pad",
+    params_type=PadParams,
+    sources=HW_SOURCES,
+    ports=image_ports,
+    verilog_parameters=lambda p, mem: p.verilog_parameters(),
+    output_times=output_valid_times,
+    cycles=lambda p, in_beats: cycles_per_image(p) * images_in(p, in_beats),
+    out_beats=lambda p, in_beats: p.out_beats * images_in(p, in_beats),
+    latency=lambda p: PIPELINE_CYCLES,
+    estimate=lambda p, data: estimate_resources(p),
+    energy=lambda p, in_beats: OpEnergy("padding"),
+)
