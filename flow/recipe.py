@@ -23,7 +23,8 @@ from types import MappingProxyType
 
 from torch import nn
 
-from flow.errors import RecipeError
+from flow.compile.folding import Folding
+from flow.errors import RecipeError, UnsupportedError
 from flow.qat.data import DATASETS
 from flow.qat.train import TrainConfig
 
@@ -55,13 +56,16 @@ class HardwareConfig:
     hls: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
-        target = self.default_folding
-        if not ((isinstance(target, int) and not isinstance(target, bool) and target >= 1)
-                or target in ("parallel", "folded")):
-            raise RecipeError(
-                "HardwareConfig.default_folding: expected 'parallel', 'folded' or a positive int (cycles per "
-                f"inference), got {target!r}"
-            )
+        try:
+            self.folding()
+        except UnsupportedError as e:
+            raise RecipeError(f"HardwareConfig.default_folding / layers: {e}") from None
+
+    def folding(self, override: object = None) -> Folding:
+        """The typed folding of this recipe: ``override`` (a user's ``--folding``) or ``default_folding``,
+        with the per-layer ``layers`` overrides."""
+        value = self.default_folding if override is None else override
+        return Folding.parse(value, {name: (f.pe, f.simd) for name, f in self.layers.items()})
 
 
 @dataclass(frozen=True)

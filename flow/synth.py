@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from flow.compile.folding import Folding
 from flow.errors import NotExactError, QflowError
 from flow.io import write_json, write_text
 
@@ -57,11 +58,12 @@ class Inputs:
     description: str
 
 
-def convert(qonnx_model, rtl_dir: Path, folding="parallel", layer_folding=None, clock_mhz: float = 200.0,
-            sim_build: str = "fast-build"):
+def convert(qonnx_model, rtl_dir: Path, folding: Folding | str | int = "parallel", layer_folding=None,
+            clock_mhz: float = 200.0, sim_build: str = "fast-build"):
     """QONNX -> hls4ml ModelGraph on the qflow-rtl backend (exact types come from the lowering).
 
-    ``sim_build``: ``"fast-build"`` (default) or ``"fast-sim"`` (``-O3 -march=native``: a longer C++ build,
+    ``folding`` (with ``layer_folding`` overrides ``{layer: (PE, SIMD)}``) is parsed once here
+    (:meth:`Folding.parse`) and travels typed in the backend config. ``sim_build``: ``"fast-build"`` (default) or ``"fast-sim"`` (``-O3 -march=native``: a longer C++ build,
     about twice the simulation speed of wide designs; for long simulations such as whole data sets)."""
     import hls4ml
 
@@ -79,7 +81,7 @@ def convert(qonnx_model, rtl_dir: Path, folding="parallel", layer_folding=None, 
         config = hls4ml.utils.config_from_onnx_model(qonnx_model, granularity="name", backend="Vitis")
         return hls4ml.converters.convert_from_onnx_model(
             qonnx_model, hls_config=config, backend=backend.BACKEND_NAME, output_dir=str(rtl_dir),
-            project_name="qflow_accel", folding=folding, layer_folding=layer_folding, clock_mhz=clock_mhz,
+            project_name="qflow_accel", folding=Folding.parse(folding, layer_folding), clock_mhz=clock_mhz,
             sim_build=sim_build,
         )
 

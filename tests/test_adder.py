@@ -122,7 +122,7 @@ def test_lowering_maps_adder_layers_and_golden_equals_reference(tmp_path):
 
 
 def test_bad_adder_configurations_are_refused(tmp_path):
-    from flow.compile.lower import _adder_weights
+    from flow.compile.weights import adder_weights
     from flow.compile.network import IntType
     from flow.export import export_qonnx
 
@@ -143,9 +143,9 @@ def test_bad_adder_configurations_are_refused(tmp_path):
 
     layer = type("L", (), {"name": "adder0", "weights": {"weight": _Weights}})()
     with pytest.raises(NotExactError, match=r"adder0.*5 fraction bits, the input 4"):
-        _adder_weights(layer, IntType(4, False, 4))
+        adder_weights(layer, IntType(4, False, 4))
     with pytest.raises(UnsupportedError, match=r"adder0.*bipolar"):
-        _adder_weights(layer, IntType(1, True, 0, bipolar=True))
+        adder_weights(layer, IntType(1, True, 0, bipolar=True))
 
 
 def _tiny_adder_cnn() -> nn.Sequential:

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from flow.blocks.mvau import MvauMode
-from flow.compile.lower import _search_thresholds
+from flow.compile.chain import search_thresholds
 from flow.compile.network import IntType, Thresholds
 from flow.errors import UnsupportedError
 from flow.export import export_qonnx
@@ -66,12 +66,12 @@ def test_integer_network_equals_reference_with_negative_bn(weight, act, inp, tmp
 
 
 def test_accumulator_width_is_minimal_for_interval():
-    from flow.compile.lower import _acc_interval, _signed_bits_for
+    from flow.compile.weights import acc_interval, signed_bits_for
 
     W = np.array([[7, -7, 7], [1, 0, -1]])
-    lo, hi, _ = _acc_interval(W, IntType(4, False))
+    lo, hi, _ = acc_interval(W, IntType(4, False))
     assert lo.tolist() == [-105, -15] and hi.tolist() == [210, 15]
-    assert _signed_bits_for(int(lo.min()) - 1, int(hi.max()) + 1) == 9  # [-106, 211] needs 9 bits signed
+    assert signed_bits_for(int(lo.min()) - 1, int(hi.max()) + 1) == 9  # [-106, 211] needs 9 bits signed
 
 
 def test_threshold_search_matches_brute_force():
@@ -84,7 +84,7 @@ def test_threshold_search_matches_brute_force():
 
     lo, hi = np.full(6, -20), np.full(6, 20)
     out_type = IntType(3, False)
-    t, desc = _search_thresholds(f, lo, hi, out_type)
+    t, desc = search_thresholds(f, lo, hi, out_type)
     th = Thresholds("t", t, desc, 8, out_type, 1)
     a = np.arange(-20, 21)[:, None].repeat(6, 1)
     assert np.array_equal(th.run(a), f(a))

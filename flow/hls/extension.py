@@ -25,6 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from flow.blocks.mvau import MvauMode
+from flow.compile import adder
+from flow.compile.adder import ADDER_CONV_LAYER, ADDER_LAYER, adder_layer_class
+from flow.compile.chain import is_quant_activation
+from flow.compile.folding import Folding, fold_table
+from flow.compile.lower import lower
 from flow.compile.network import IntType, MatVec, Network, Thresholds
 from flow.errors import UnsupportedError
 
@@ -129,8 +134,6 @@ def _layer_classes():
     typedef {accum_t} accum_t;
 }};\n"""
     adder_function_template = "nnet::qflow_adder_dense<{input_t}, {output_t}, {config}>({input}, {output}, {w});"
-    from flow.compile.adder import ADDER_LAYER, adder_layer_class
-
     adder_cls = adder_layer_class()
 
     class AdderConfigTemplate(LayerConfigTemplate):
@@ -171,8 +174,6 @@ def _layer_classes():
     typedef {accum_t} accum_t;
 }};\n"""
     conv_function_template = "nnet::qflow_adder_conv2d<{input_t}, {output_t}, {config}>({input}, {output}, {w});"
-    from flow.compile.adder import ADDER_CONV_LAYER
-
     adder_conv_cls = adder_layer_class(ADDER_CONV_LAYER)
 
     class AdderConvConfigTemplate(AdderConfigTemplate):
@@ -213,8 +214,6 @@ def register() -> None:
     from hls4ml.model.flow import register_flow
     from hls4ml.model.layers import register_layer
 
-    from flow.compile import adder
-
     adder.register()
     layer, templates, exact_pass = _layer_classes()
     backend = hls4ml.backends.get_backend("Vitis")
@@ -234,9 +233,7 @@ def make_exact(model, thresholds_cls) -> Network:
     Returns the :class:`Network` it follows. Raises :class:`UnsupportedError`/:class:`NotExactError` exactly
     where the RTL backend would (same lowering).
     """
-    from flow.compile.lower import lower
-
-    net = lower(model, lambda name, mh, mw, channels=None, **_: (mh, channels or mw))
+    net = lower(model, fold_table(model, Folding()))  # fully parallel: the HLS code has no PE/SIMD
     layers = list(model.get_layers())
     by_name = {layer.name: layer for layer in layers}
     matvecs = [layer for layer in net.layers if isinstance(layer, MatVec)]
@@ -297,8 +294,6 @@ def _levels(t: IntType) -> np.ndarray:
 
 def _chain_after(model, dense) -> list:
     """The elementwise layers after ``dense`` up to and including its quantizer (empty if none follows)."""
-    from flow.compile.lower import _is_quant_activation
-
     chain = []
     node = dense
     while True:
@@ -311,7 +306,7 @@ def _chain_after(model, dense) -> list:
         if node.class_name not in ("BatchNormalization", "ApplyAlpha", "Activation"):
             return []  # a Dense/Conv/pool follows directly: no thresholds
         chain.append(node)
-        if _is_quant_activation(node):
+        if is_quant_activation(node):
             return chain
 
 

@@ -9,27 +9,30 @@ Registered through the ``hls4ml.backends`` entry point, so in any Python session
     resources = hls_model.build()  # Yosys synth_xilinx cell counts
 
 Backend options (``create_initial_config``): ``folding`` = ``"parallel"`` | ``"folded"`` | an int (target
-cycles per inference), ``layer_folding`` = {layer name: (PE, SIMD)}, ``clock_mhz``. A layer's hls4ml
-``ReuseFactor`` other than 1 selects PE x SIMD with exactly that many cycles per vector.
+cycles per inference) | a :class:`~flow.compile.folding.Folding`, ``layer_folding`` = {layer name: (PE, SIMD)},
+``clock_mhz``; parsed once into a typed ``Folding`` kept in the config. A layer's hls4ml ``ReuseFactor`` other
+than 1 selects PE x SIMD with exactly that many cycles per vector.
 """
 
 from __future__ import annotations
 
 import logging
+import weakref
 from pathlib import Path
 
 import numpy as np
 
+from flow.blocks.mvau import MvauMode
+from flow.compile.folding import Folding, fold_table
 from flow.compile.lower import lower
-from flow.compile.network import Network
-from flow.errors import UnsupportedError
-from flow.rtl import folding as folding_rules
-from flow.rtl.generate import RtlDesign, pack_input_words, unpack_output_words, write_rtl
+from flow.compile.network import MatVec, Network
+from flow.rtl.generate import MAX_HARNESS_BEATS, RtlDesign, pack_input_words, unpack_output_words, write_rtl
+from flow.rtl.verilator import build_harness, merge_runs, run_harness
+from flow.rtl.yosys import synth_xilinx
 
 log = logging.getLogger(__name__)
 
 BACKEND_NAME = "qflow-rtl"
-DEFAULT_FOLDED_TARGET = 64
 
 
 # Above this many parallel lanes the generated C++ is large enough that g++ -O0 wins. A lane is one PE x SIMD
@@ -55,9 +58,6 @@ def cxx_opt_level(net: Network, sim_build: str = "fast-build") -> str:
         raise ValueError(f"QflowRTL SimBuild: expected one of {SIM_BUILDS}, got {sim_build!r}")
     if sim_build == "fast-sim":
         return FAST_SIM_FLAGS
-    from flow.blocks.mvau import MvauMode
-    from flow.compile.network import MatVec
-
     lanes = sum(
         layer.pe * (-(-layer.simd // 64) if layer.mode == MvauMode.XNOR else layer.simd)
         for layer in net.layers
@@ -74,8 +74,9 @@ def _backend_class():
 
         def __init__(self) -> None:
             super().__init__(BACKEND_NAME)
-            self._networks: dict[int, Network] = {}  # keyed by id(ModelGraph)
-            self._designs: dict[int, RtlDesign] = {}
+            # Per ModelGraph, held weakly: a model's network and design go when the model goes.
+            self._networks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+            self._designs: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
         # -- configuration ------------------------------------------------------------------------
         def create_initial_config(
@@ -91,8 +92,7 @@ def _backend_class():
                 "HLSConfig": {},
                 "WriterConfig": {},
                 "QflowRTL": {
-                    "Folding": folding,
-                    "LayerFolding": dict(layer_folding or {}),
+                    "Folding": Folding.parse(folding, layer_folding),
                     "ClockMHz": float(clock_mhz),
                     "SimBuild": sim_build,
                 },
@@ -107,69 +107,30 @@ def _backend_class():
             return None
 
         # -- lowering ---------------------------------------------------------------------------
-        def _fold_fn(self, model):
-            cfg = model.config.config.get("QflowRTL", {})
-            mode = cfg.get("Folding", "parallel")
-            explicit = cfg.get("LayerFolding", {})
-            layers = {layer.name: layer for layer in model.get_layers()}
-
-            # Convolutions: cycles are counted per inference (image), so a per-vector target is the image
-            # target divided by the windows per image. "folded" then balances the pipeline at the slowest
-            # convolution's fastest fold (SIMD = C, PE = outputs: K*K cycles per window), the best any
-            # layer can reach, and folds every other layer as far as that allows.
-            convs = [layer for layer in model.get_layers() if layer.class_name in ("Conv2D", "QflowAdderConv2D")]
-            balanced = max(
-                (int(c.get_attr("out_height")) * int(c.get_attr("out_width")) * int(c.get_attr("filt_height")) ** 2
-                 for c in convs),
-                default=None,
-            )
-
-            def fold(name: str, mh: int, mw: int, vectors: int = 1, channels: int | None = None) -> tuple[int, int]:
-                key = name if name in explicit else name.removeprefix("Dense_").removeprefix("Conv2D_")
-                if key in explicit:
-                    pe, simd = explicit[key]
-                    return folding_rules.check_fold(name, mh, mw, int(pe), int(simd))
-                reuse = int(layers[name].get_attr("reuse_factor", 1) or 1) if name in layers else 1
-                if reuse > 1:
-                    return folding_rules.fold_for_reuse(name, mh, mw, reuse, channels)
-                if mode == "parallel":
-                    return mh, channels or mw
-                if mode == "folded":
-                    target = DEFAULT_FOLDED_TARGET if balanced is None else balanced
-                    return folding_rules.fold_for_target(mh, mw, max(1, target // vectors), channels)
-                if isinstance(mode, int) and mode >= 1:
-                    return folding_rules.fold_for_target(mh, mw, max(1, mode // vectors), channels)
-                raise UnsupportedError(
-                    f"qflow-rtl: Folding expected 'parallel', 'folded' or a positive int, got {mode!r}"
-                )
-
-            return fold
-
         def network(self, model) -> Network:
-            """The exact integer network of ``model`` (lowered once, then cached)."""
-            key = id(model)
-            if key not in self._networks:
-                self._networks[key] = lower(model, self._fold_fn(model))
-            return self._networks[key]
+            """The exact integer network of ``model``: lowered once with the configured folding's
+            ``layer -> (PE, SIMD)`` table, then kept with the model (not by ``id``: ids are reused)."""
+            if model not in self._networks:
+                folding = model.config.config.get("QflowRTL", {}).get("Folding", Folding())
+                self._networks[model] = lower(model, fold_table(model, folding))
+            return self._networks[model]
 
         def design(self, model) -> RtlDesign:
             """The generated RTL of ``model`` (written on first use)."""
-            if id(model) not in self._designs:
+            if model not in self._designs:
                 self.write(model)
-            return self._designs[id(model)]
+            return self._designs[model]
 
         # -- hls4ml API -------------------------------------------------------------------------------
         def write(self, model):
             net = self.network(model)
             out_dir = Path(model.config.get_output_dir())
             design = write_rtl(net, out_dir, source=model.config.get_project_name())
-            self._designs[id(model)] = design
+            self._designs[model] = design
             log.info("qflow-rtl: wrote %s (%d blocks)", out_dir, len(design.blocks))
             return design
 
         def compile(self, model):
-            from flow.rtl.verilator import build_harness
-
             design = self.design(model)
             sim_build = model.config.config.get("QflowRTL", {}).get("SimBuild", "fast-build")
             build_harness(design.directory, design.sources, opt=cxx_opt_level(self.network(model), sim_build))
@@ -179,9 +140,6 @@ def _backend_class():
             self, model, x_int: np.ndarray, stall_in: int = 0, stall_out: int = 0, seed: int = 1, tag: str = "predict"
         ):
             """Run integer input codes through the RTL; return (integer outputs, HarnessRun)."""
-            from flow.rtl.generate import MAX_HARNESS_BEATS
-            from flow.rtl.verilator import merge_runs, run_harness
-
             net, design = self.network(model), self.design(model)
             # The harness holds MAX_HARNESS_BEATS input beats: larger batches run in chunks (same model).
             per_chunk = max(1, MAX_HARNESS_BEATS // design.interface["input"]["beats_per_inference"])
@@ -212,8 +170,6 @@ def _backend_class():
             return (y_int.astype(np.float64) * net.output_type.scale).astype(np.float32)
 
         def build(self, model, **kwargs):
-            from flow.rtl.yosys import synth_xilinx
-
             design = self.design(model)
             return synth_xilinx(design.directory, design.sources, design.top)
 
