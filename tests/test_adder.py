@@ -122,8 +122,8 @@ def test_lowering_maps_adder_layers_and_golden_equals_reference(tmp_path):
 
 
 def test_bad_adder_configurations_are_refused(tmp_path):
-    from flow.compile.weights import adder_weights
     from flow.compile.network import IntType
+    from flow.compile.weights import adder_weights
     from flow.export import export_qonnx
 
     with pytest.raises(QuantSpecError, match=r"AdderLinear.*binary"):

@@ -7,11 +7,11 @@ import pytest
 from torch import nn
 
 from flow.blocks.registry import BLOCKS
+from flow.compile.folding import check_fold, fold_for_reuse, fold_for_target
 from flow.compile.network import IntType, Thresholds
 from flow.errors import UnsupportedError
 from flow.export import export_qonnx
 from flow.qat import QAct, QLinear, seed_everything
-from flow.compile.folding import check_fold, fold_for_reuse, fold_for_target
 from flow.rtl.generate import write_rtl
 from flow.synth import convert
 
