@@ -19,17 +19,7 @@ module axis_fifo #(
     output wire             m_axis_tvalid,
     input  wire             m_axis_tready
 );
-    function integer clog2;  // ceil(log2(v)), 0 for v <= 1
-        input integer v;
-        integer r;
-        begin
-            r = 0;
-            while ((1 << r) < v) r = r + 1;
-            clog2 = r;
-        end
-    endfunction
-
-    localparam integer AW = (DEPTH < 2) ? 1 : clog2(DEPTH);
+    localparam integer AW = (DEPTH < 2) ? 1 : $clog2(DEPTH);
 
     generate
         if (DEPTH < 2 || (1 << AW) != DEPTH) begin : g_bad_depth

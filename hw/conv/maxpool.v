@@ -36,16 +36,6 @@ module maxpool #(
     output wire                        m_axis_tvalid,
     input  wire                        m_axis_tready
 );
-    function integer clog2;  // ceil(log2(v)), 0 for v <= 1
-        input integer v;
-        integer r;
-        begin
-            r = 0;
-            while ((1 << r) < v) r = r + 1;
-            clog2 = r;
-        end
-    endfunction
-
     localparam integer CF    = CH / SIMD;
     localparam integer OH    = IFM_H / K;
     localparam integer OW    = IFM_W / K;
@@ -54,11 +44,11 @@ module maxpool #(
     localparam integer DEPTH = OW * CF;    // words of partial maxima
     localparam integer MEMD  = (DEPTH < 2) ? 2 : DEPTH;
     localparam integer EW    = SIMD * ELEM_BITS;
-    localparam integer AW    = clog2(MEMD); // addresses (cf and ob count below DEPTH too)
+    localparam integer AW    = $clog2(MEMD); // addresses (cf and ob count below DEPTH too)
     // counter widths: each holds 0..N for a counter over 0..N-1
-    localparam integer XB    = clog2(IFM_W + 1);
-    localparam integer YB    = clog2(IFM_H + 1);
-    localparam integer KB    = clog2(K + 1);
+    localparam integer XB    = $clog2(IFM_W + 1);
+    localparam integer YB    = $clog2(IFM_H + 1);
+    localparam integer KB    = $clog2(K + 1);
 
     generate
         if (SIMD < 1 || CH % SIMD != 0 || K < 1 || K > IFM_H || K > IFM_W || ELEM_BITS < 1) begin : g_bad_params

@@ -40,24 +40,14 @@ module pad #(
     output wire                        m_axis_tvalid,
     input  wire                        m_axis_tready
 );
-    function integer clog2;  // ceil(log2(v)), 0 for v <= 1
-        input integer v;
-        integer r;
-        begin
-            r = 0;
-            while ((1 << r) < v) r = r + 1;
-            clog2 = r;
-        end
-    endfunction
-
     localparam integer CF = CH / SIMD;
     localparam integer OH = PAD_T + IFM_H + PAD_B;
     localparam integer OW = PAD_L + IFM_W + PAD_R;
     localparam integer EW = SIMD * ELEM_BITS;
     // counter widths: each holds 0..N for a counter over 0..N-1
-    localparam integer CB = clog2(CF + 1);
-    localparam integer XB = clog2(OW + 1);
-    localparam integer YB = clog2(OH + 1);
+    localparam integer CB = $clog2(CF + 1);
+    localparam integer XB = $clog2(OW + 1);
+    localparam integer YB = $clog2(OH + 1);
     localparam integer Y_END = PAD_T + IFM_H;  // first bottom-border row
     localparam integer X_END = PAD_L + IFM_W;  // first right-border column
 

@@ -51,16 +51,6 @@ module swg #(
     output wire                        m_axis_tvalid,
     input  wire                        m_axis_tready
 );
-    function integer clog2;  // ceil(log2(v)), 0 for v <= 1
-        input integer v;
-        integer r;
-        begin
-            r = 0;
-            while ((1 << r) < v) r = r + 1;
-            clog2 = r;
-        end
-    endfunction
-
     localparam integer CF     = CH / SIMD;
     localparam integer OH     = (IFM_H - K) / STRIDE + 1;
     localparam integer OW     = (IFM_W - K) / STRIDE + 1;
@@ -71,17 +61,17 @@ module swg #(
     localparam integer DEPTH  = NR * ROWLEN;
     localparam integer EW     = SIMD * ELEM_BITS;
     // counter widths: each holds 0..N for a counter over 0..N-1 (so N itself is a valid constant)
-    localparam integer AW     = clog2(DEPTH);           // addresses, offsets (DEPTH >= 2)
-    localparam integer CB     = clog2(CF + 1);
-    localparam integer XB     = clog2(IFM_W + 1);
-    localparam integer YB     = clog2(IFM_H + 1);
-    localparam integer KYB    = clog2(K + 1);
-    localparam integer OXB    = clog2(OW + 1);
-    localparam integer OYB    = clog2(OH + 1);
+    localparam integer AW     = $clog2(DEPTH);          // addresses, offsets (DEPTH >= 2)
+    localparam integer CB     = $clog2(CF + 1);
+    localparam integer XB     = $clog2(IFM_W + 1);
+    localparam integer YB     = $clog2(IFM_H + 1);
+    localparam integer KYB    = $clog2(K + 1);
+    localparam integer OXB    = $clog2(OW + 1);
+    localparam integer OYB    = $clog2(OH + 1);
     // F is kept as FO = F + F_OFF: with STRIDE > K a finished output row frees STRIDE rows, more than the
     // K it needs, and F goes down to K - STRIDE (the next output row's top row is not written yet)
     localparam integer F_OFF  = (STRIDE > K) ? STRIDE - K : 0;
-    localparam integer FB     = clog2(NR + F_OFF + 1);
+    localparam integer FB     = $clog2(NR + F_OFF + 1);
     localparam integer F_WR   = NR + F_OFF;             // write while FO < F_WR
     localparam integer F_RD   = K + F_OFF;              // read while FO >= F_RD
     // constants used in the address arithmetic

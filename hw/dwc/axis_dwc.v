@@ -28,16 +28,6 @@ module axis_dwc #(
     output wire                            m_axis_tvalid,
     input  wire                            m_axis_tready
 );
-    function integer clog2;  // ceil(log2(v)), 0 for v <= 1
-        input integer v;
-        integer r;
-        begin
-            r = 0;
-            while ((1 << r) < v) r = r + 1;
-            clog2 = r;
-        end
-    endfunction
-
     function integer gcd;
         input integer a, b;
         integer x, y, t;
@@ -66,8 +56,8 @@ module axis_dwc #(
     localparam integer IW   = IN_ELEMS * ELEM_BITS;
     localparam integer OW   = OUT_ELEMS * ELEM_BITS;
     localparam integer MW   = MID * ELEM_BITS;
-    localparam integer UW   = imax(clog2(K_UP), 1);
-    localparam integer DW   = imax(clog2(K_DN), 1);
+    localparam integer UW   = imax($clog2(K_UP), 1);
+    localparam integer DW   = imax($clog2(K_DN), 1);
 
     generate
         if (IN_ELEMS < 1 || OUT_ELEMS < 1 || ELEM_BITS < 1) begin : g_bad_params

@@ -49,16 +49,6 @@ module mvau #(
     input  wire                     m_axis_tready
 );
     // ------------------------------------------------------------------ constants
-    function integer clog2;  // ceil(log2(v)), 0 for v <= 1
-        input integer v;
-        integer r;
-        begin
-            r = 0;
-            while ((1 << r) < v) r = r + 1;
-            clog2 = r;
-        end
-    endfunction
-
     function integer imax;
         input integer a, b;
         begin
@@ -71,9 +61,9 @@ module mvau #(
     localparam integer DEPTH  = NF * SF;
     localparam integer WWIDTH = PE * SIMD * W_BITS;
     localparam integer XWIDTH = SIMD * IN_BITS;
-    localparam integer NFW    = imax(clog2(NF), 1);
-    localparam integer SFW    = imax(clog2(SF), 1);
-    localparam integer AW     = imax(clog2(DEPTH), 1);
+    localparam integer NFW    = imax($clog2(NF), 1);
+    localparam integer SFW    = imax($clog2(SF), 1);
+    localparam integer AW     = imax($clog2(DEPTH), 1);
 
     function [ACC_BITS-1:0] to_acc;  // a non-negative integer as an ACC_BITS constant (may exceed 32 bits)
         input integer v;

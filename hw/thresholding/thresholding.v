@@ -36,16 +36,6 @@ module thresholding #(
     output wire                    m_axis_tvalid,
     input  wire                    m_axis_tready
 );
-    function integer clog2;  // ceil(log2(v)), 0 for v <= 1
-        input integer v;
-        integer r;
-        begin
-            r = 0;
-            while ((1 << r) < v) r = r + 1;
-            clog2 = r;
-        end
-    endfunction
-
     function integer imax;
         input integer a, b;
         begin
@@ -56,7 +46,7 @@ module thresholding #(
     localparam integer CF     = C / PE;
     localparam integer SLOT   = N_THRESH * IN_BITS + 1;
     localparam integer RWIDTH = PE * SLOT;
-    localparam integer AW     = imax(clog2(CF), 1);
+    localparam integer AW     = imax($clog2(CF), 1);
 
     generate
         if (C % PE != 0 || PE < 1 || N_THRESH < 1) begin : g_bad_params

@@ -18,16 +18,6 @@ module thresholding_pe #(
     input  wire [N_THRESH*IN_BITS:0]     slot,
     output wire [OUT_BITS-1:0]           y
 );
-    function integer clog2;  // ceil(log2(v)), 0 for v <= 1
-        input integer v;
-        integer r;
-        begin
-            r = 0;
-            while ((1 << r) < v) r = r + 1;
-            clog2 = r;
-        end
-    endfunction
-
     function integer imax;
         input integer a, b;
         begin
@@ -37,7 +27,7 @@ module thresholding_pe #(
 
     // bias + count is formed in YW >= 2 bits, enough for the count, then cut to OUT_BITS (the caller
     // guarantees the value fits OUT_BITS, signed or unsigned)
-    localparam integer YW = imax(imax(OUT_BITS, clog2(N_THRESH + 1)), 2);
+    localparam integer YW = imax(imax(OUT_BITS, $clog2(N_THRESH + 1)), 2);
 
     function [YW-1:0] to_yw;  // an integer (possibly negative) as a YW-bit two's complement constant
         input integer v;

@@ -1,16 +1,18 @@
 """cocotb testbench of ``hw/axis/axis_fifo.v``: beats out == beats in (the golden model is the identity)
-under random idle cycles and backpressure, capacity exactly ``DEPTH``, one beat per cycle, latency 1."""
+under random idle cycles and backpressure, capacity exactly ``DEPTH``, one beat per cycle, latency 1.
+
+The test body is shared with the skid buffer (:mod:`sim.lib.passthrough`); this module holds what is the
+FIFO's own: its parameters, its cases and its build.
+"""
 
 from __future__ import annotations
 
-import random
-
-import cocotb
 import pytest
 
 from flow.blocks.axis_fifo import HW_SOURCES, AxisFifoParams, capacity, cycles_per_vector, golden, latency_cycles
-from sim.lib.axis import assert_beats_equal, check_capacity, check_stream_timing, dut_params, run_stream
-from sim.lib.runner import run_cocotb, sim_build_dir, tb_config
+from sim.lib.axis import dut_params
+from sim.lib.passthrough import PassthroughBlock, passthrough_tests
+from sim.lib.runner import run_cocotb, sim_build_dir
 
 
 def params_from_dut(dut) -> AxisFifoParams:
@@ -21,49 +23,17 @@ def params_from_dut(dut) -> AxisFifoParams:
     return params
 
 
-def _beats(params: AxisFifoParams, n: int, seed: int) -> list[int]:
-    rng = random.Random(seed)
-    return [rng.getrandbits(params.width) for _ in range(n)]
+FIFO = PassthroughBlock(
+    name="axis_fifo",
+    params_from_dut=params_from_dut,
+    golden=golden,
+    capacity=capacity,
+    cycles_per_vector=cycles_per_vector,
+    latency_cycles=latency_cycles,
+)
 
-
-@cocotb.test()
-async def stream_with_stalls(dut) -> None:
-    """Random beats, random idle cycles and backpressure."""
-    cfg = tb_config()
-    params = params_from_dut(dut)
-    beats = _beats(params, 300, cfg["seed"])
-    _, sink = await run_stream(
-        dut, beats, len(beats), idle_prob=0.3, stall_prob=0.4, seed=cfg["seed"], timeout_cycles=20 * len(beats)
-    )
-    assert_beats_equal(sink.beats, list(golden(beats)), 1, "axis_fifo output")
-
-
-@cocotb.test()
-async def throughput_no_stalls(dut) -> None:
-    """One beat per cycle; a beat is valid at the output one cycle after it was accepted."""
-    cfg = tb_config()
-    params = params_from_dut(dut)
-    beats = _beats(params, 50, cfg["seed"] + 7)
-    src, sink = await run_stream(
-        dut, beats, len(beats), idle_prob=0.0, stall_prob=0.0, seed=cfg["seed"], timeout_cycles=10 * len(beats)
-    )
-    assert_beats_equal(sink.beats, beats, 1, "axis_fifo output")
-    check_stream_timing(
-        src,
-        sink,
-        in_beats=1,
-        out_beats=1,
-        ii=cycles_per_vector(params),
-        valid_cycle=lambda _: latency_cycles(params),
-    )
-
-
-@cocotb.test()
-async def holds_capacity(dut) -> None:
-    """Exactly DEPTH beats fit while the output is held."""
-    params = params_from_dut(dut)
-    await check_capacity(dut, capacity(params), tb_config()["seed"])
-
+# cocotb runs the tests it finds among this module's globals
+stream_with_stalls, throughput_no_stalls, holds_capacity = passthrough_tests(FIFO, __name__)
 
 CASES = [
     pytest.param(AxisFifoParams(width=8, depth=2), id="w8_d2"),
@@ -78,7 +48,7 @@ def test_axis_fifo(request: pytest.FixtureRequest, params: AxisFifoParams) -> No
     case = request.node.callspec.id
     run_cocotb(
         "axis_fifo",
-        FIFO_SOURCES,
+        HW_SOURCES,
         params.verilog_parameters(),
         sim_build_dir("axis_fifo", case),
         "test_axis_fifo",
