@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from flow.io import write_json
 from flow.paths import build_root, recipe_paths
 from flow.recipe import load_recipe
-from flow.stages import train_recipe, trained_model
+from flow.stages.train import train_recipe, trained_model
 
 DEFAULT = "lenet5_float,lenet5_ste_w1,lenet5_admm_w1,lenet5_admm_prune_w1"
 

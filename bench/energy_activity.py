@@ -24,8 +24,8 @@ from flow.export import load_qonnx
 from flow.io import write_json
 from flow.paths import build_root, recipe_paths
 from flow.recipe import load_recipe
-from flow.stages import ensure_exported, recipe_dataset
-from flow.synth import convert
+from flow.stages.compile import convert
+from flow.stages.train import ensure_exported, recipe_dataset
 
 ALWAYS = ("tfc_w1a1", "mlp_w4a4_digits")
 IF_TRAINED = ("adder_mlp_mnist", "mlp_w8a8_mnist")

@@ -18,7 +18,7 @@ import numpy as np
 from flow.export import load_qonnx
 from flow.recipe import load_recipe
 from flow.reference import Reference
-from flow.stages import ensure_exported, recipe_dataset
+from flow.stages.train import ensure_exported, recipe_dataset
 
 PER_SAMPLE_COUNT = 100  # per-sample qonnx is slow: time a subset and report the rate
 

@@ -31,6 +31,15 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from flow.blocks import axis_dwc, axis_fifo, maxpool, mvau_cost, pad, swg, thresholding  # noqa: E402
+from flow.blocks.axis_dwc import DwcParams  # noqa: E402
+from flow.blocks.axis_fifo import AxisFifoParams  # noqa: E402
+from flow.blocks.maxpool import MaxpoolParams  # noqa: E402
+from flow.blocks.mvau import MvauMode, MvauParams  # noqa: E402
+from flow.blocks.pad import PadParams  # noqa: E402
+from flow.blocks.skid_buffer import SkidBufferParams  # noqa: E402
+from flow.blocks.swg import SwgParams  # noqa: E402
+from flow.blocks.thresholding import ThresholdingParams  # noqa: E402
 from flow.estimate.resources import (  # noqa: E402
     RESOURCE_KEYS,
     estimate_block,
@@ -38,15 +47,6 @@ from flow.estimate.resources import (  # noqa: E402
     relative_error,
     synth_block,
 )
-from flow.blocks import dwc, fifo, maxpool, mvau, pad, swg, thresholding  # noqa: E402
-from flow.blocks.axis_dwc import DwcParams  # noqa: E402
-from flow.blocks.axis_fifo import AxisFifoParams
-from flow.blocks.skid_buffer import SkidBufferParams  # noqa: E402
-from flow.blocks.maxpool import MaxpoolParams  # noqa: E402
-from flow.blocks.mvau import MvauMode, MvauParams  # noqa: E402
-from flow.blocks.pad import PadParams  # noqa: E402
-from flow.blocks.swg import SwgParams  # noqa: E402
-from flow.blocks.thresholding import ThresholdingParams  # noqa: E402
 
 CACHE = REPO / "build" / "bench" / "resource_synth.json"
 X, M, B, A = MvauMode.XNOR, MvauMode.MAC, MvauMode.BIPOLAR_W, MvauMode.ADDER
@@ -131,11 +131,11 @@ VALIDATION: list[object] = [
 #: For ``--calibrate``: module, feature function(s), and the coefficient tables they fill.
 FITS: list[tuple[type, Any, str, str, Any]] = [
     # (parameter class, module, LUT table, CARRY4 table or "", CARRY4 feature function or None)
-    (MvauParams, mvau, "MVAU_LUT_COEFFS", "MVAU_CARRY4_COEFFS", mvau.carry4_features),
+    (MvauParams, mvau_cost, "MVAU_LUT_COEFFS", "MVAU_CARRY4_COEFFS", mvau_cost.carry4_features),
     (ThresholdingParams, thresholding, "THRESHOLDING_LUT_COEFFS", "THRESHOLDING_CARRY4_COEFFS",
      thresholding.resource_features),
-    (AxisFifoParams, fifo, "FIFO_LUT_COEFFS", "", None),
-    (DwcParams, dwc, "DWC_LUT_COEFFS", "", None),
+    (AxisFifoParams, axis_fifo, "FIFO_LUT_COEFFS", "", None),
+    (DwcParams, axis_dwc, "DWC_LUT_COEFFS", "", None),
     (SwgParams, swg, "SWG_LUT_COEFFS", "SWG_CARRY4_COEFFS", swg.resource_features),
     (MaxpoolParams, maxpool, "MAXPOOL_LUT_COEFFS", "MAXPOOL_CARRY4_COEFFS", maxpool.resource_features),
     (PadParams, pad, "PAD_LUT_COEFFS", "PAD_CARRY4_COEFFS", pad.resource_features),
@@ -245,7 +245,7 @@ def network(build_dir: Path) -> None:
     from flow.estimate.resources import compare
     from flow.export import load_qonnx
     from flow.recipe import load_recipe
-    from flow.synth import convert
+    from flow.stages.compile import convert
 
     recipe = load_recipe(build_dir.name)
     folding = {k: (v.pe, v.simd) for k, v in recipe.hardware.layers.items()}

@@ -29,8 +29,8 @@ from flow.export import load_qonnx
 from flow.io import quiet_stdout
 from flow.recipe import load_recipe
 from flow.reference import Reference
-from flow.stages import ensure_exported, recipe_dataset
-from flow.synth import convert
+from flow.stages.compile import convert
+from flow.stages.train import ensure_exported, recipe_dataset
 
 PER_SAMPLE = 100
 
@@ -82,7 +82,7 @@ def hls_rate(qonnx_model, x: np.ndarray, reference: np.ndarray, workdir: Path) -
 def exact_hls_rate(qonnx_model, x: np.ndarray, reference: np.ndarray, workdir: Path, io_type: str):
     """qflow's exact hls4ml Vitis project (flow.hls): compile seconds, C-sim inferences/s, differing samples."""
     from flow.hls.project import convert_exact
-    from flow.hls.stage import outputs_as_codes
+    from flow.stages.hls import outputs_as_codes
 
     project = convert_exact(qonnx_model, workdir / f"hls_exact_{io_type}", io_type=io_type)
     build_s = project.compile()
@@ -102,7 +102,7 @@ def main() -> None:
     parser.add_argument("--foldings", default="parallel,folded",
                         help="comma-separated qflow-rtl foldings: parallel, folded or a cycle target")
     parser.add_argument("--sim-builds", default="fast-build,fast-sim",
-                        help="comma-separated Verilator C++ builds (see flow.synth.convert)")
+                        help="comma-separated Verilator C++ builds (see flow.stages.compile.convert)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     recipe = load_recipe(args.recipe)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from flow.errors import QflowError
 
@@ -14,7 +16,7 @@ log = logging.getLogger("flow.cli")
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from flow.recipe import load_recipe
-    from flow.stages import train_recipe
+    from flow.stages.train import train_recipe
 
     recipe = load_recipe(args.recipe)
     result = train_recipe(recipe, progress=not args.quiet)
@@ -25,7 +27,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _cmd_export(args: argparse.Namespace) -> int:
     from flow.recipe import load_recipe
-    from flow.stages import export_recipe
+    from flow.stages.train import export_recipe
 
     recipe = load_recipe(args.recipe)
     summary = export_recipe(recipe)
@@ -45,18 +47,69 @@ def _cmd_recipes(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_synth(args: argparse.Namespace) -> int:
-    from flow.synth import synth
+def _folding(args: argparse.Namespace):
+    """``--folding`` parsed at the edge (``None``: the recipe's default)."""
+    from flow.compile.folding import Folding
 
-    folding = args.folding
-    if folding is not None and folding.isdigit():
-        folding = int(folding)
-    return synth(args.recipe, progress=not args.quiet, skip_yosys=args.no_yosys, folding=folding,
-                 stall_percent=args.stall, skip_hls=args.no_hls, skip_asic=args.no_asic, activity=args.activity)
+    return None if args.folding is None else Folding.parse(args.folding)
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from flow.stages.synth import summary_line, synth
+    from flow.stages.target import resolve
+
+    folding = _folding(args)  # a bad folding is refused before anything runs
+    status = synth(args.recipe, progress=not args.quiet, skip_yosys=args.no_yosys, folding=folding,
+                   stall_percent=args.stall, skip_hls=args.no_hls, skip_asic=args.no_asic, activity=args.activity)
+    root = resolve(args.recipe).paths.root
+    print(summary_line(json.loads((root / "report.json").read_text()), root))
+    return status
+
+
+def _cmd_compile(args: argparse.Namespace) -> int:
+    from flow.stages.compile import compile_target
+    from flow.stages.target import resolve
+
+    target = resolve(args.recipe)
+    if target.recipe is not None and not target.paths.qonnx.is_file():
+        raise QflowError(f"{target.paths.qonnx}: missing; run `qflow export {args.recipe}` first")
+    data = compile_target(target, target.folding(_folding(args)))
+    print(f"{target.name}: integer network == QONNX reference on {data['checks'][0]['vectors']} inputs, folding "
+          f"{data['folding']}, {data['cycles_per_inference_predicted']} cycles/inference (predicted) -> "
+          f"{target.paths.rtl}, {target.paths.root / 'network.json'}")
+    return 0
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from flow.stages.report import failed_checks
+    from flow.stages.simulate import simulate_target
+    from flow.stages.target import resolve
+
+    target = resolve(args.recipe)
+    sim = simulate_target(target, args.stall)
+    print(f"{target.name}: {sim['vectors']} vectors, {sim['mismatches_with_stalls']} mismatches with "
+          f"{args.stall}% stalls, {sim['mismatches_without_stalls']} without, "
+          f"{sim['cycles_per_inference_measured']:.2f} cycles/inference -> {target.paths.root / 'sim.json'}")
+    failed = failed_checks(sim)
+    if failed:
+        raise QflowError(f"{target.name}: " + "; ".join(c["check"] for c in failed) + " found differing outputs")
+    return 0
+
+
+def _cmd_estimate(args: argparse.Namespace) -> int:
+    from flow.stages.estimate import estimate_target
+    from flow.stages.target import resolve
+
+    target = resolve(args.recipe)
+    synth, energy = estimate_target(target, yosys=not args.no_yosys, asic=not args.no_asic, activity=args.activity)
+    cells = f"{synth['LUT']} LUT {synth['FF']} FF {synth['DSP48E1']} DSP, " if synth else ""
+    print(f"{target.name}: {cells}{energy['energy']['total_pj'] / 1000:.2f} nJ/inference (operation model) -> "
+          f"{target.paths.root / 'synth.json' if synth else ''} {target.paths.root / 'energy.json'}")
+    return 0
 
 
 def _cmd_hls(args: argparse.Namespace) -> int:
-    from flow.hls.stage import hls_recipe, load_settings
+    from flow.stages.hls import hls_recipe, load_settings
 
     settings = load_settings(args.config) if args.config else {}
     for key, value in (("IOType", args.io_type), ("ReuseFactor", args.reuse), ("Strategy", args.strategy)):
@@ -73,21 +126,18 @@ def _cmd_hls(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from flow.report.html import write_html_report
+    from flow.stages.report import report_build
+    from flow.stages.target import resolve
 
     target = Path(args.build)
     if not target.is_dir():
-        from flow.paths import recipe_paths
-
-        name = args.build
-        if name.endswith(".py"):
-            from flow.recipe import load_recipe
-
-            name = load_recipe(name).name
-        target = recipe_paths(name).root
-    print(f"{target.name}: -> {write_html_report(target)}")
+        target = resolve(args.build).paths.root
+    if (target / "network.json").is_file():  # a staged build: assembled from its (fresh) artefacts
+        report_build(target)
+        print(f"{target.name}: -> {target / 'report.json'}, {target / 'report.md'}, {target / 'report.html'}")
+    else:  # a report.json alone (a copied or older build): the page only
+        print(f"{target.name}: -> {write_html_report(target)}")
     return 0
 
 
@@ -99,7 +149,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from flow.report.sweep import DEFAULT_FOLDINGS, parse_foldings, sweep, sweep_table
+    from flow.stages.sweep import DEFAULT_FOLDINGS, parse_foldings, sweep, sweep_table
 
     foldings = parse_foldings(args.foldings) if args.foldings else list(DEFAULT_FOLDINGS)
     summary = sweep(args.recipe, foldings, synth=not args.no_synth, simulate=args.simulate,
@@ -108,6 +158,30 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     print(f"{summary['model']}: {len(summary['rows'])} foldings in {summary['seconds']} s, Pareto-optimal: "
           f"{', '.join(summary['pareto']) or 'none'} -> build/{summary['model']}/sweep/ (sweep.md, pareto.svg)")
     return 0
+
+
+def _stage_options(p: argparse.ArgumentParser, name: str) -> None:
+    """The options of the stage commands (``synth`` takes those of every stage it runs)."""
+    if name in ("synth", "compile", "simulate", "estimate", "hls"):
+        p.help = "recipe name, recipe .py path, or a QONNX .onnx file (power-of-two quantizers)"
+    if name in ("synth", "compile"):
+        p.add_argument("--folding", default=None,
+                       help="'parallel', 'folded' or a target cycles/inference (default: the recipe's)")
+    if name in ("synth", "simulate"):
+        p.add_argument("--stall", type=int, default=25, help="percent random stalls in the checked run")
+    if name in ("synth", "estimate"):
+        p.add_argument("--no-yosys", action="store_true", help="skip synthesis")
+        p.add_argument("--no-asic", action="store_true", help="skip the generic CMOS synthesis (NAND2 eq.)")
+        p.add_argument("--activity", type=int, default=0, metavar="N",
+                       help="also measure switching-activity energy (SAIF) on N test inputs, e.g. 200 "
+                            "(a second, traced Verilator build; default 0: off)")
+    if name == "synth":
+        p.add_argument("--no-hls", action="store_true", help="skip the hls4ml Vitis C-simulation")
+    if name == "hls":
+        p.add_argument("--config", default=None, help="YAML file of hls4ml settings (IOType, ReuseFactor, ...)")
+        p.add_argument("--io-type", default=None, choices=("io_parallel", "io_stream"), help="hls4ml IOType")
+        p.add_argument("--reuse", type=int, default=None, help="hls4ml ReuseFactor (model level)")
+        p.add_argument("--strategy", default=None, choices=("Latency", "Resource"), help="hls4ml Strategy")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,39 +196,29 @@ def build_parser() -> argparse.ArgumentParser:
     for name, func, text in (
         ("train", _cmd_train, "train a recipe -> build/<recipe>/model.pt, metrics.json"),
         ("export", _cmd_export, "export to QONNX and check it equals PyTorch on the test split"),
-        ("synth", _cmd_synth, "the whole flow: train if needed, export, compile, simulate, synthesize"),
+        ("synth", _cmd_synth, "the whole flow: train if needed, export, compile, simulate, cross-check, estimate, "
+                              "report"),
+        ("compile", _cmd_compile, "QONNX -> integer network (== QONNX) + Verilog -> rtl/, network.json"),
+        ("simulate", _cmd_simulate, "Verilator simulation of the compiled design, == golden -> sim.json"),
+        ("estimate", _cmd_estimate, "Yosys cells, NAND2 equivalents, energy -> synth.json, energy.json"),
         ("hls", _cmd_hls, "write the exact hls4ml Vitis project, run its C-simulation, compare with the reference"),
     ):
         p = sub.add_parser(name, help=text, description=text, parents=[common])
         p.add_argument("recipe", help="built-in recipe name (see 'qflow recipes') or path to a recipe .py file")
         p.set_defaults(func=func)
-        if name == "synth":
-            p.help = "recipe name, recipe .py path, or a QONNX .onnx file (power-of-two quantizers)"
-            p.add_argument("--folding", default=None,
-                           help="'parallel', 'folded' or a target cycles/inference (default: the recipe's)")
-            p.add_argument("--no-yosys", action="store_true", help="skip synthesis")
-            p.add_argument("--stall", type=int, default=25, help="percent random stalls in the checked run")
-            p.add_argument("--no-hls", action="store_true", help="skip the hls4ml Vitis C-simulation")
-            p.add_argument("--no-asic", action="store_true", help="skip the generic CMOS synthesis (NAND2 eq.)")
-            p.add_argument("--activity", type=int, default=0, metavar="N",
-                           help="also measure switching-activity energy (SAIF) on N test inputs, e.g. 200 "
-                                "(a second, traced Verilator build; default 0: off)")
-        if name == "hls":
-            p.help = "recipe name, recipe .py path, or a QONNX .onnx file (power-of-two quantizers)"
-            p.add_argument("--config", default=None, help="YAML file of hls4ml settings (IOType, ReuseFactor, ...)")
-            p.add_argument("--io-type", default=None, choices=("io_parallel", "io_stream"), help="hls4ml IOType")
-            p.add_argument("--reuse", type=int, default=None, help="hls4ml ReuseFactor (model level)")
-            p.add_argument("--strategy", default=None, choices=("Latency", "Resource"), help="hls4ml Strategy")
-    p = sub.add_parser("report", help="write build/<recipe>/report.html from an existing build's report.json",
-                       description="regenerate report.html (self-contained) from report.json", parents=[common])
-    p.add_argument("build", help="recipe name, recipe .py path, or a build directory holding report.json")
+        _stage_options(p, name)
+    p = sub.add_parser("report", help="report.json/md/html of a build, from its stages' (fresh) artefacts",
+                       description="assemble report.json, report.md and report.html from network.json, sim.json "
+                                   "and the other stages' artefacts (refused if any is stale); a directory with "
+                                   "only a report.json gets its report.html", parents=[common])
+    p.add_argument("build", help="recipe name, recipe .py path, or a build directory")
     p.set_defaults(func=_cmd_report)
     p = sub.add_parser("compare", help="one page comparing builds side by side -> build/compare.html",
                        description="compare existing builds (their report.json) on one static page", parents=[common])
     p.add_argument("builds", nargs="+", help="two or more recipe names or build directories")
     p.add_argument("-o", "--output", default=None, help="output file (default: build/compare.html)")
     p.set_defaults(func=_cmd_compare)
-    from flow.report.sweep import MAX_SYNTH_LANES, YOSYS_TIMEOUT_S
+    from flow.stages.sweep import MAX_SYNTH_LANES, YOSYS_TIMEOUT_S
 
     p = sub.add_parser("sweep", help="compile a recipe at several foldings: LUT/FF, cycles, energy, Pareto plot",
                        description="design-space sweep over foldings -> build/<recipe>/sweep/", parents=[common])

@@ -23,6 +23,8 @@ from torch import nn
 from flow import compat
 from flow.errors import ExportError, NotExactError, UnsupportedError
 from flow.io import atomic_path, quiet_stdout
+from flow.qat.train import predict
+from flow.reference import Reference
 
 log = logging.getLogger(__name__)
 
@@ -218,9 +220,6 @@ def compare_outputs(a: np.ndarray, b: np.ndarray) -> Comparison:
 
 def compare_with_torch(model: nn.Module, qonnx_model, x: np.ndarray) -> Comparison:
     """Run PyTorch and the QONNX graph (via :class:`~flow.reference.Reference`) on ``x``; compare exactly."""
-    from flow.qat.train import predict
-    from flow.reference import Reference
-
     torch_out = predict(model, x)
     ref_out = Reference(qonnx_model).run(x)
     return compare_outputs(torch_out, ref_out.astype(torch_out.dtype))

@@ -310,7 +310,7 @@ def _small_design(tmp_path: Path):
 
     from flow.export import export_qonnx
     from flow.qat import QAct, QLinear, seed_everything
-    from flow.synth import convert
+    from flow.stages.compile import convert
 
     seed_everything(0)
     model = nn.Sequential(QAct("uint4"), QLinear(32, 16, "int4"), nn.BatchNorm1d(16), QAct("uint4"),

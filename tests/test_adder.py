@@ -103,7 +103,7 @@ def test_lowering_maps_adder_layers_and_golden_equals_reference(tmp_path):
     from flow.blocks.mvau import MvauMode
     from flow.export import export_qonnx
     from flow.reference import Reference
-    from flow.synth import convert
+    from flow.stages.compile import convert
 
     model = calibrated(_tiny_adder(), (12,))
     wrapper = export_qonnx(model, (12,), tmp_path / "adder.onnx")
@@ -167,7 +167,7 @@ def test_adder_cnn_exports_exactly_and_lowers_to_adder_convolutions(tmp_path):
     from flow.blocks.mvau import MvauMode
     from flow.export import compare_with_torch, export_qonnx
     from flow.reference import Reference
-    from flow.synth import convert
+    from flow.stages.compile import convert
 
     model = calibrated(_tiny_adder_cnn(), (1, 8, 8))
     wrapper = export_qonnx(model, (1, 8, 8), tmp_path / "cnn.onnx")
@@ -219,7 +219,7 @@ def test_exact_batchnorm_rounds_like_onnxruntime(dims):
 
 
 def test_distillation_loss_and_settings():
-    from flow.qat.distill import Distill, kd_loss
+    from flow.stages.distill import Distill, kd_loss
 
     torch.manual_seed(0)
     teacher = nn.Linear(6, 3)

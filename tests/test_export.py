@@ -12,7 +12,7 @@ from flow.export import compare_outputs, export_qonnx, is_power_of_two, load_qon
 from flow.qat import QAct, QLinear
 from flow.recipe import available_recipes, load_recipe
 from flow.reference import Reference
-from flow.stages import export_recipe, train_recipe
+from flow.stages.train import export_recipe, train_recipe
 
 # Recipes whose one-epoch training takes long (ADMM stages) run in the slow tier.
 SLOW_RECIPES = {"lenet5_admm_w1"}

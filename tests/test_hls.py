@@ -49,9 +49,9 @@ CASES = [
 
 @pytest.mark.parametrize(("weight", "act", "inp", "io_type"), CASES)
 def test_csim_equals_golden_and_reference(weight, act, inp, io_type, tmp_path):
-    from flow.hls.stage import outputs_as_codes
     from flow.hls.verify import pairwise, run_csim
     from flow.reference import Reference
+    from flow.stages.hls import outputs_as_codes
 
     data, qonnx_model = _tiny(tmp_path, weight, act, inp)
     out_dir = tmp_path / "hls"
@@ -111,7 +111,7 @@ def test_precision_overrides_narrower_refused_wider_accepted(tmp_path):
 
 def test_settings_file_errors(tmp_path):
     from flow.errors import QflowError
-    from flow.hls.stage import load_settings
+    from flow.stages.hls import load_settings
 
     good = tmp_path / "good.yml"
     good.write_text("IOType: io_stream\nReuseFactor: 4\nLayerName:\n  MatMul_0:\n    ReuseFactor: 8\n")
@@ -144,7 +144,7 @@ def test_cli_hls_on_a_user_qonnx_file(tmp_path, monkeypatch):
 @pytest.mark.parametrize("recipe_name", ["tfc_w1a1", "mlp_w4a4_digits", "lenet5_w4a4"])
 def test_recipe_three_way_whole_test_split(recipe_name, tmp_path, monkeypatch):
     """QONNX reference == hls4ml C-sim == RTL simulation on the recipe's whole test split (``qflow synth``)."""
-    from flow.synth import synth
+    from flow.stages.synth import synth
 
     monkeypatch.setenv("QFLOW_BUILD", str(tmp_path / "build"))
     assert synth(recipe_name, progress=False, skip_yosys=True) == 0
@@ -164,9 +164,9 @@ def test_adder_cnn_csim_equals_reference(tmp_path):
     from test_adder import _tiny_adder_cnn, calibrated
 
     from flow.export import export_qonnx
-    from flow.hls.stage import outputs_as_codes
     from flow.hls.verify import pairwise, run_csim
     from flow.reference import Reference
+    from flow.stages.hls import outputs_as_codes
 
     model = calibrated(_tiny_adder_cnn(), (1, 8, 8))
     qonnx_model = export_qonnx(model, (1, 8, 8), tmp_path / "cnn.onnx")

@@ -12,7 +12,7 @@ from flow.errors import UnsupportedError
 from flow.export import export_qonnx
 from flow.qat import QAct, QLinear, seed_everything
 from flow.reference import Reference
-from flow.synth import convert
+from flow.stages.compile import convert
 
 
 def _lowered(model, n_in, tmp_path, folding="parallel"):
@@ -113,7 +113,7 @@ def _conv_lowered(model, tmp_path, size=8):
     import torch
 
     from flow.export import export_qonnx
-    from flow.synth import convert
+    from flow.stages.compile import convert
 
     torch.manual_seed(0)
     model.train()

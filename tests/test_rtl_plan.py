@@ -13,7 +13,7 @@ from flow.errors import UnsupportedError
 from flow.export import export_qonnx
 from flow.qat import QAct, QLinear, seed_everything
 from flow.rtl.generate import write_rtl
-from flow.synth import convert
+from flow.stages.compile import convert
 
 
 def test_fold_for_target_is_smallest_meeting_target():

@@ -11,7 +11,7 @@ import pytest
 
 from flow.cli import main
 from flow.report.pareto import dominates, pareto_optimal
-from flow.report.sweep import SweepError, folding_label, parse_foldings, sweep
+from flow.stages.sweep import SweepError, folding_label, parse_foldings, sweep
 
 TINY = textwrap.dedent('''
     from flow.qat.models import mlp

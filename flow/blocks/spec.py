@@ -74,7 +74,8 @@ class BlockSpec:
       ``data`` (weights, threshold tables) or, with ``data=None``, for :attr:`random_data`;
     * ``energy(params, in_beats) -> OpEnergy``: operation counts and energy per inference;
     * ``random_data(params, seed)``: seeded memory contents (``None`` for blocks without memory);
-    * ``memory_lines(params, data)``: the ``$readmemh`` lines of its memory file (``None``: no memory).
+    * ``memory_lines(params, data)``: the ``$readmemh`` lines of its memory file (``None``: no memory);
+    * ``memory_name``: that file's name in a generated design, ``{layer}`` standing for the layer's name.
     """
 
     name: str
@@ -90,6 +91,7 @@ class BlockSpec:
     energy: Callable[[Any, int], OpEnergy] = no_energy
     random_data: Callable[[Any, int], Any] = _no_data
     memory_lines: Callable[[Any, Any], list[str]] | None = None
+    memory_name: str = "{layer}.mem"
 
     @property
     def has_memory(self) -> bool:

@@ -27,8 +27,28 @@ ADDER_LAYER = "QflowAdderDense"
 ADDER_CONV_LAYER = "QflowAdderConv2D"
 _registered = False
 
+CONV_ATTRIBUTES = (
+    "in_height", "in_width", "out_height", "out_width", "n_chan", "n_filt", "filt_height", "filt_width",
+    "stride_height", "stride_width", "pad_top", "pad_bottom", "pad_left", "pad_right",
+)
 
-def _classes():
+
+def _replace_with_weight_layer(model, node, const, layer_cls, attributes: dict) -> bool:
+    """Replace ``node`` and its weight ``Constant`` ``const`` by a ``layer_cls`` layer ``Adder_<node name>``
+    that keeps the node's layer configuration, data input and outputs (the shared tail of both passes)."""
+    config = model.config.get_layer_config(node)
+    new_name = f"Adder_{node.name}"
+    model.config.set_name_config(new_name, config)
+    model.config.parse_name_config(new_name, config)
+    new = model.make_node(layer_cls, new_name, attributes, [node.inputs[0]], list(node.outputs))
+    model.remove_node(const)
+    del node.inputs[1]
+    model.replace_node(node, new)
+    return True
+
+
+def _dense_classes():
+    """``AdderMatMul``, ``QflowAdderDense`` and the pass between them (hls4ml imported here: it is heavy)."""
     from hls4ml.model.attributes import Attribute, TypeAttribute, WeightAttribute
     from hls4ml.model.layers import Constant, Layer
     from hls4ml.model.optimizer import OptimizerPass
@@ -73,21 +93,22 @@ def _classes():
             const = node.get_input_node(node.inputs[1])
             weights = np.asarray(const.attributes["value"])
             in_shape = node.get_input_variable(node.inputs[0]).shape
-            config = model.config.get_layer_config(node)
-            new_name = f"Adder_{node.name}"
-            model.config.set_name_config(new_name, config)
-            model.config.parse_name_config(new_name, config)
             attributes = {
                 "weight_data": weights,
                 "weight_quantizer": const.get_attr("quantizer"),
                 "n_in": int(np.prod(in_shape)),
                 "n_out": int(np.prod([*in_shape[:-1], weights.shape[-1]])),
             }
-            new = model.make_node(QflowAdderDense, new_name, attributes, [node.inputs[0]], list(node.outputs))
-            model.remove_node(const)
-            del node.inputs[1]
-            model.replace_node(node, new)
-            return True
+            return _replace_with_weight_layer(model, node, const, QflowAdderDense, attributes)
+
+    return AdderMatMul, QflowAdderDense, AdderConstToDense
+
+
+def _conv_classes():
+    """``AdderConv``, ``QflowAdderConv2D`` and the pass between them (hls4ml imported here: it is heavy)."""
+    from hls4ml.model.attributes import Attribute, TypeAttribute, WeightAttribute
+    from hls4ml.model.layers import Constant, Layer
+    from hls4ml.model.optimizer import OptimizerPass
 
     class AdderConv(Layer):
         """The parsed channels-last ``AdderConv`` node before its weights are attached (an intermediate form)."""
@@ -99,13 +120,10 @@ def _classes():
         """Channels-last 2-D adder convolution: each output pixel ``-sum |window - W[..., oc]|``; weights
         ``(K, K, C, OC)`` like hls4ml's Conv2D (window element order ky, kx, c); no bias."""
 
-        _expected_attributes = [
-            Attribute(name)
-            for name in (
-                "in_height", "in_width", "out_height", "out_width", "n_chan", "n_filt", "filt_height", "filt_width",
-                "stride_height", "stride_width", "pad_top", "pad_bottom", "pad_left", "pad_right",
-            )
-        ] + [WeightAttribute("weight"), TypeAttribute("weight")]
+        _expected_attributes = [Attribute(name) for name in CONV_ATTRIBUTES] + [
+            WeightAttribute("weight"),
+            TypeAttribute("weight"),
+        ]
 
         def initialize(self):
             self.add_output_variable([self.attributes["out_height"], self.attributes["out_width"],
@@ -125,26 +143,12 @@ def _classes():
         def transform(self, model, node):
             const = node.get_input_node(node.inputs[1])
             weights = np.asarray(const.attributes["value"])  # (OC, C, K, K)
-            config = model.config.get_layer_config(node)
-            new_name = f"Adder_{node.name}"
-            model.config.set_name_config(new_name, config)
-            model.config.parse_name_config(new_name, config)
             attributes = {k: node.get_attr(k) for k in CONV_ATTRIBUTES}
             attributes["weight_data"] = np.ascontiguousarray(weights.transpose(2, 3, 1, 0))  # (K, K, C, OC)
             attributes["weight_quantizer"] = const.get_attr("quantizer")
-            new = model.make_node(QflowAdderConv2D, new_name, attributes, [node.inputs[0]], list(node.outputs))
-            model.remove_node(const)
-            del node.inputs[1]
-            model.replace_node(node, new)
-            return True
+            return _replace_with_weight_layer(model, node, const, QflowAdderConv2D, attributes)
 
-    return AdderMatMul, QflowAdderDense, AdderConstToDense, AdderConv, QflowAdderConv2D, AdderConvConstToConv2D
-
-
-CONV_ATTRIBUTES = (
-    "in_height", "in_width", "out_height", "out_width", "n_chan", "n_filt", "filt_height", "filt_width",
-    "stride_height", "stride_width", "pad_top", "pad_bottom", "pad_left", "pad_right",
-)
+    return AdderConv, QflowAdderConv2D, AdderConvConstToConv2D
 
 
 def adder_layer_class(name: str = ADDER_LAYER):
@@ -193,7 +197,8 @@ def register() -> None:
     from hls4ml.model.layers import layer_map, register_layer
     from hls4ml.model.optimizer import get_available_passes, register_pass
 
-    matmul, dense, to_dense, conv, conv2d, to_conv2d = _classes()
+    matmul, dense, to_dense = _dense_classes()
+    conv, conv2d, to_conv2d = _conv_classes()
     for op, handler in (("AdderMatMul", _parse_adder_matmul), ("AdderConv", _parse_adder_conv)):
         if op not in layer_handlers:
             register_onnx_layer_handler(op, handler)

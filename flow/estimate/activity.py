@@ -44,6 +44,9 @@ import numpy as np
 
 from flow.estimate.activity_build import MAX_TRACED_ARRAY, ActivityError, build, prepare, reset_release_cycles
 from flow.estimate.saif import Saif, read_saif
+from flow.rtl.backend import cxx_opt_level
+from flow.rtl.generate import pack_input_words, unpack_output_words
+from flow.rtl.verilator import run_harness
 
 log = logging.getLogger(__name__)
 
@@ -188,6 +191,54 @@ def attribute(full: Saif, start: Saif, decls: list[TraceDecl]) -> tuple[dict[str
 # -- the measurement --------------------------------------------------------------------------------------------
 
 
+def _simulate(net, design, x: np.ndarray, golden: np.ndarray, directory: Path, start_cycle: int) -> int:
+    """Run the traced harness on the ``len(x)`` inputs twice: to the last output beat (SAIF and trace map) and
+    to ``start_cycle`` (the window-start SAIF). Returns how many outputs of the full run differ from ``golden``."""
+    n = len(x)
+    for stale in (SAIF_FULL, SAIF_START, TRACE_MAP):
+        (directory / stale).unlink(missing_ok=True)
+    run = run_harness(directory, pack_input_words(net, x), design.interface["output"]["tdata_width"], n,
+                      tag="activity", plusargs=(f"+saif={SAIF_FULL}", f"+tracemap={TRACE_MAP}"))
+    got = unpack_output_words(net, run.words)
+    differing = int((got != golden.reshape(got.shape)).any(axis=1).sum())
+    result = subprocess.run(
+        [str((directory / "obj" / "Vqflow_harness").resolve()), "+in=activity_stimulus.bin",
+         "+out=activity_start_outputs.bin", f"+n={n}", f"+saif={SAIF_START}", f"+saif_until={start_cycle}"],
+        cwd=directory, capture_output=True, text=True)
+    if result.returncode != 0 or not (directory / SAIF_START).is_file():
+        raise ActivityError(f"{directory}: window-start run failed (exit {result.returncode}): "
+                            f"{(result.stdout + result.stderr).strip()[-500:]}")
+    return differing
+
+
+def _block_rows(design, blocks: dict[str, BlockActivity], n: int, pj: float) -> list[dict]:
+    """One row per block of ``interface.json`` (in its order, with its module and layer); toggles in a scope
+    that is no block (nor the top level) raise :class:`ActivityError`."""
+    layer_of = {b["instance"]: b["layer"] for b in design.interface["blocks"]}
+    module_of = {b["instance"]: b["module"] for b in design.interface["blocks"]}
+    rows = []
+    for b in design.interface["blocks"]:
+        a = blocks.get(b["instance"], BlockActivity(b["instance"]))
+        rows.append(_row(a, n, pj) | {"module": module_of[a.instance], "layer": layer_of[a.instance]})
+    extra = sorted(set(blocks) - set(layer_of) - {TOP_LEVEL})
+    if extra:
+        raise ActivityError(f"toggles in scopes that are no block of interface.json: {extra}")
+    return rows
+
+
+def _layer_rows(block_rows: list[dict]) -> list[dict]:
+    """The block rows summed per layer (layers in the order their first block appears)."""
+    layers: dict[str, dict] = {}
+    for row in block_rows:
+        layer = layers.setdefault(row["layer"], {"layer": row["layer"], "blocks": [], "toggles_per_inference": 0.0,
+                                                 "bits": 0, "pj": 0.0})
+        layer["blocks"].append(row["instance"])
+        layer["toggles_per_inference"] += row["toggles_per_inference"]
+        layer["bits"] += row["bits"]
+        layer["pj"] += row["pj"]
+    return list(layers.values())
+
+
 def measure_activity(net, design, x_int: np.ndarray, golden: np.ndarray, directory: Path,
                      inferences: int = DEFAULT_INFERENCES, energy: ToggleEnergy | None = None,
                      opt: str | None = None, inputs: str = "the test split") -> dict:
@@ -200,10 +251,6 @@ def measure_activity(net, design, x_int: np.ndarray, golden: np.ndarray, directo
     of ``report.json`` (per block and per layer: toggles per inference, bits, pJ; the window; the assumptions;
     seconds per step).
     """
-    from flow.rtl.backend import cxx_opt_level
-    from flow.rtl.generate import pack_input_words, unpack_output_words
-    from flow.rtl.verilator import run_harness
-
     energy = energy or ToggleEnergy()
     n = min(int(inferences), len(x_int))
     if n < 1:
@@ -216,20 +263,7 @@ def measure_activity(net, design, x_int: np.ndarray, golden: np.ndarray, directo
     t_build = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    for stale in (SAIF_FULL, SAIF_START, TRACE_MAP):
-        (directory / stale).unlink(missing_ok=True)
-    x = np.asarray(x_int)[:n]
-    run = run_harness(directory, pack_input_words(net, x), design.interface["output"]["tdata_width"], n,
-                      tag="activity", plusargs=(f"+saif={SAIF_FULL}", f"+tracemap={TRACE_MAP}"))
-    got = unpack_output_words(net, run.words)
-    differing = int((got != np.asarray(golden)[:n].reshape(got.shape)).any(axis=1).sum())
-    result = subprocess.run(
-        [str((directory / "obj" / "Vqflow_harness").resolve()), "+in=activity_stimulus.bin",
-         "+out=activity_start_outputs.bin", f"+n={n}", f"+saif={SAIF_START}", f"+saif_until={start_cycle}"],
-        cwd=directory, capture_output=True, text=True)
-    if result.returncode != 0 or not (directory / SAIF_START).is_file():
-        raise ActivityError(f"{directory}: window-start run failed (exit {result.returncode}): "
-                            f"{(result.stdout + result.stderr).strip()[-500:]}")
+    differing = _simulate(net, design, np.asarray(x_int)[:n], np.asarray(golden)[:n], directory, start_cycle)
     t_sim = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -239,25 +273,9 @@ def measure_activity(net, design, x_int: np.ndarray, golden: np.ndarray, directo
     duration = full.duration or 0
     window = duration - start_cycle
 
-    layer_of = {b["instance"]: b["layer"] for b in design.interface["blocks"]}
-    module_of = {b["instance"]: b["module"] for b in design.interface["blocks"]}
     pj = energy.pj_per_toggle
-    block_rows = []
-    for b in design.interface["blocks"]:
-        a = blocks.get(b["instance"], BlockActivity(b["instance"]))
-        block_rows.append(_row(a, n, pj) | {"module": module_of[a.instance], "layer": layer_of[a.instance]})
-    extra = sorted(set(blocks) - set(layer_of) - {TOP_LEVEL})
-    if extra:
-        raise ActivityError(f"toggles in scopes that are no block of interface.json: {extra}")
+    block_rows = _block_rows(design, blocks, n, pj)
     top = _row(blocks.get(TOP_LEVEL, BlockActivity(TOP_LEVEL)), n, pj)
-    layers: dict[str, dict] = {}
-    for row in block_rows:
-        layer = layers.setdefault(row["layer"], {"layer": row["layer"], "blocks": [], "toggles_per_inference": 0.0,
-                                                 "bits": 0, "pj": 0.0})
-        layer["blocks"].append(row["instance"])
-        layer["toggles_per_inference"] += row["toggles_per_inference"]
-        layer["bits"] += row["bits"]
-        layer["pj"] += row["pj"]
     total_toggles = sum(a.toggles for a in blocks.values())
     log.info("%s: %d inferences, %.0f toggles/inference, %.2f pJ/inference (build %.1f s, simulate %.1f s, "
              "parse %.1f s)", directory, n, total_toggles / n, total_toggles / n * pj, t_build, t_sim, t_parse)
@@ -277,7 +295,7 @@ def measure_activity(net, design, x_int: np.ndarray, golden: np.ndarray, directo
                            "(pipeline fill and drain included); toggles before it are subtracted"},
         "total_pj": total_toggles / n * pj,
         "toggles_per_inference": total_toggles / n,
-        "layers": list(layers.values()),
+        "layers": _layer_rows(block_rows),
         "blocks": block_rows,
         "top_level": top | {"what": "signals of qflow_accel's own scope that no block drives: the input stream "
                                     "from the harness"},

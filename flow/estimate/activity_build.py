@@ -23,6 +23,8 @@ from pathlib import Path
 
 from flow.errors import QflowError
 from flow.io import write_json, write_text
+from flow.rtl.generate import TEMPLATES
+from flow.rtl.verilator import build_harness, verilator_executable
 
 MAX_TRACED_ARRAY = 32  # Verilator's --trace-max-array default, stated: deeper arrays are memories, not traced
 _RESET_RELEASE = re.compile(r"if \(cycle == (\d+)\) rst_n <= 1'b1;")
@@ -202,8 +204,6 @@ TRACE_ARGS = ("--trace-saif", "--trace-max-width", str(1 << 24), "--trace-max-ar
 
 def trace_map_header() -> str:
     """``obj/verilated_saif_c.h``: Verilator's header (by absolute path) followed by :data:`TRACE_MAP_HOOK`."""
-    from flow.rtl.verilator import verilator_executable
-
     result = subprocess.run([verilator_executable(), "--getenv", "VERILATOR_ROOT"], capture_output=True, text=True)
     real = Path(result.stdout.strip()) / "include" / "verilated_saif_c.h"
     if result.returncode != 0 or not real.is_file():
@@ -238,8 +238,6 @@ def prepare(design, directory: Path) -> list[str]:
 def write_driver(directory: Path) -> None:
     """Write the traced C++ driver (``activity_main.cpp``), the harness's binary file I/O (``harness_io.cpp``)
     and the hook (``obj/verilated_saif_c.h``)."""
-    from flow.rtl.generate import TEMPLATES
-
     write_text(Path(directory) / "activity_main.cpp", ACTIVITY_MAIN)
     write_text(Path(directory) / "harness_io.cpp", (TEMPLATES / "harness_io.cpp").read_text())
     write_text(Path(directory) / "obj" / "verilated_saif_c.h", trace_map_header())
@@ -250,8 +248,6 @@ def build(directory: Path, sources: list[str], opt: str = "-O1") -> tuple[Path, 
 
     The build is skipped when ``build.json`` records the same sources, memory files, options and driver.
     """
-    from flow.rtl.verilator import build_harness
-
     args = TRACE_ARGS
     digest = hashlib.sha256()
     for name in sorted([*sources, "harness.v", "harness_io.cpp", "activity_main.cpp", "obj/verilated_saif_c.h",

@@ -175,115 +175,140 @@ def _split_path(name: str, divider: str) -> tuple[str, ...]:
     return tuple(p for p in parts if p)
 
 
-def parse_saif(text: str, source: str = "<saif>") -> Saif:
-    """Parse SAIF ``text`` (``source`` names it in errors); see the module docstring for what is read."""
-    header: dict[str, str] = {}
-    instances: dict[tuple[str, ...], dict[str, SaifNet]] = {}
-    # Stack of open constructs: ("saifile",), ("instance", path), ("section", kind).
-    stack: list[tuple] = []
-    pos = 0
+class _SaifParser:
+    """One pass over a SAIF text: the header, the nets read so far by instance path, and the stack of open
+    constructs (``("saifile",)``, ``("instance", path)``, ``("section", kind)``)."""
 
-    def fail(message: str, at: int) -> SaifError:
-        line = text.count("\n", 0, at) + 1
-        return SaifError(f"{source}:{line}: {message}")
+    def __init__(self, text: str, source: str) -> None:
+        self.text, self.source = text, source
+        self.header: dict[str, str] = {}
+        self.instances: dict[tuple[str, ...], dict[str, SaifNet]] = {}
+        self.stack: list[tuple] = []
 
-    def add_net(nets: dict[str, SaifNet], path: tuple[str, ...], identifier: str, fields: str, at: int) -> None:
+    def fail(self, message: str, at: int) -> SaifError:
+        """The error for ``message`` at offset ``at``, naming the file and line."""
+        line = self.text.count("\n", 0, at) + 1
+        return SaifError(f"{self.source}:{line}: {message}")
+
+    def add_net(self, nets: dict[str, SaifNet], path: tuple[str, ...], identifier: str, fields: str,
+                at: int) -> None:
+        """Add one net entry given as its identifier and its ``(KEY n)`` fields, in any order."""
         name, bit = split_bit(identifier)
         values = [0] * len(FIELDS)
         for key, value in _FIELD.findall(fields):
             index = _FIELD_INDEX.get(key)
             if index is None:
-                raise fail(f"net {name!r}: unknown field {key} (expected one of {', '.join(FIELDS)})", at)
+                raise self.fail(f"net {name!r}: unknown field {key} (expected one of {', '.join(FIELDS)})", at)
             values[index] = int(value) if value.isdigit() else int(float(value))
-        add_bit(nets, path, name, bit, BitActivity(*values), at)
+        self.add_bit(nets, path, name, bit, BitActivity(*values), at)
 
-    def add_bit(nets: dict[str, SaifNet], path: tuple[str, ...], name: str, bit: int | None,
+    def add_bit(self, nets: dict[str, SaifNet], path: tuple[str, ...], name: str, bit: int | None,
                 activity: BitActivity, at: int) -> None:
+        """Record one bit's activity; a bit listed twice in one instance is an error."""
         net = nets.get(name)
         if net is None:
             net = nets[name] = SaifNet(name)
         elif bit in net.bits:
             label = name if bit is None else f"{name}[{bit}]"
-            raise fail(f"bit {label} of instance {'/'.join(path)!r} listed twice", at)
+            raise self.fail(f"bit {label} of instance {'/'.join(path)!r} listed twice", at)
         net.bits[bit] = activity
 
-    def current_path() -> tuple[str, ...]:
-        for entry in reversed(stack):
+    def current_path(self) -> tuple[str, ...]:
+        """The path of the innermost open instance (``()`` outside every instance)."""
+        for entry in reversed(self.stack):
             if entry[0] == "instance":
                 return entry[1]
         return ()
 
-    while pos < len(text):
-        in_section = bool(stack) and stack[-1][0] == "section"
-        m = (_IN_SECTION if in_section else _OUTSIDE).match(text, pos)
-        if m is None:  # pragma: no cover - the 'other' branch matches any non-space character
-            raise fail(f"cannot read {text[pos:pos + 20]!r}", pos)
-        kind = m.lastgroup
-        if kind in ("instance", "section", "header") and not stack:
-            raise fail("expected (SAIFILE at the start of the file", pos)
+    def read_section(self, m: re.Match, pos: int) -> int:
+        """Open the NET/PORT section that ``m`` starts and read its net entries; return the offset after them."""
+        if self.stack[-1][0] != "instance":
+            raise self.fail(f"{m.group('section_kw')} section outside an INSTANCE", pos)
+        self.stack.append(("section", m.group("section_kw")))
+        # The bulk of a file: net entries one after another; read them in a tight loop.
+        text, path = self.text, self.current_path()
+        nets = self.instances.setdefault(path, {})
+        pos = m.end()
+        while True:
+            entry = _VERILATOR_NET.match(text, pos)  # fast path: the fields in the order Verilator writes
+            if entry is not None:
+                name, bit = split_bit(entry.group(1))
+                t0, t1, tz, tx, tb, tc = map(int, entry.group(2, 3, 4, 5, 6, 7))
+                self.add_bit(nets, path, name, bit, BitActivity(t0, t1, tx, tz, tb, tc, 0), pos)
+            elif (entry := _NET_ENTRY.match(text, pos)) is not None:
+                self.add_net(nets, path, entry.group(1), entry.group(2), pos)
+            else:
+                return pos
+            pos = entry.end()
+
+    def read_token(self, kind: str, m: re.Match, pos: int) -> None:
+        """Apply one token other than a section start (``kind``: the regex group that matched) at ``pos``."""
+        stack = self.stack
         if kind == "ws":
             pass
         elif kind == "saifile":
             if stack:
-                raise fail("nested SAIFILE", pos)
+                raise self.fail("nested SAIFILE", pos)
             stack.append(("saifile",))
         elif kind == "net":
-            path = current_path()
-            add_net(instances.setdefault(path, {}), path, m.group("net_name"), m.group("fields"), pos)
+            path = self.current_path()
+            self.add_net(self.instances.setdefault(path, {}), path, m.group("net_name"), m.group("fields"), pos)
         elif kind == "instance":
             if stack[-1][0] not in ("saifile", "instance"):
-                raise fail("INSTANCE inside a NET or PORT section", pos)
-            divider = header.get("DIVIDER", "/").strip() or "/"
-            path = current_path() + _split_path(m.group("inst_name"), divider)
+                raise self.fail("INSTANCE inside a NET or PORT section", pos)
+            divider = self.header.get("DIVIDER", "/").strip() or "/"
+            path = self.current_path() + _split_path(m.group("inst_name"), divider)
             stack.append(("instance", path))
-            instances.setdefault(path, {})
-        elif kind == "section":
-            if stack[-1][0] != "instance":
-                raise fail(f"{m.group('section_kw')} section outside an INSTANCE", pos)
-            stack.append(("section", m.group("section_kw")))
-            # The bulk of a file: net entries one after another; read them in a tight loop.
-            path = current_path()
-            nets = instances.setdefault(path, {})
-            pos = m.end()
-            while True:
-                entry = _VERILATOR_NET.match(text, pos)  # fast path: the fields in the order Verilator writes
-                if entry is not None:
-                    name, bit = split_bit(entry.group(1))
-                    t0, t1, tz, tx, tb, tc = map(int, entry.group(2, 3, 4, 5, 6, 7))
-                    add_bit(nets, path, name, bit, BitActivity(t0, t1, tx, tz, tb, tc, 0), pos)
-                elif (entry := _NET_ENTRY.match(text, pos)) is not None:
-                    add_net(nets, path, entry.group(1), entry.group(2), pos)
-                else:
-                    break
-                pos = entry.end()
-            continue
+            self.instances.setdefault(path, {})
         elif kind == "header":
             key = m.group("key")
             if key not in HEADER_KEYS:
-                raise fail(f"unsupported SAIF construct ({key} ...); this reader takes backward SAIF with "
-                           "INSTANCE/NET/PORT and T0/T1/TX/TZ/TB/TC/IG only", pos)
+                raise self.fail(f"unsupported SAIF construct ({key} ...); this reader takes backward SAIF with "
+                                "INSTANCE/NET/PORT and T0/T1/TX/TZ/TB/TC/IG only", pos)
             if stack[-1][0] != "saifile":
-                raise fail(f"({key} ...) inside an instance", pos)
-            header[key] = m.group("value").strip().strip('"')
+                raise self.fail(f"({key} ...) inside an instance", pos)
+            self.header[key] = m.group("value").strip().strip('"')
         elif kind == "close":
             if not stack:
-                raise fail("unbalanced ')'", pos)
+                raise self.fail("unbalanced ')'", pos)
             stack.pop()
         elif not stack:
-            raise fail("expected (SAIFILE at the start of the file", pos)
+            raise self.fail("expected (SAIFILE at the start of the file", pos)
         elif stack[-1][0] == "instance" and re.fullmatch(r"\(\s*[^\s()A-Z][^\s()]*", m.group(0)):
-            raise fail(f"net {m.group(0)[1:].strip()!r} outside a NET or PORT section", pos)
+            raise self.fail(f"net {m.group(0)[1:].strip()!r} outside a NET or PORT section", pos)
         else:
-            raise fail(f"unsupported SAIF construct {m.group(0).strip()!r}; this reader takes backward SAIF with "
-                       "INSTANCE/NET/PORT and T0/T1/TX/TZ/TB/TC/IG only", pos)
-        pos = m.end()
-    if stack:
-        raise fail(f"file ends inside {len(stack)} open construct(s) (truncated?)", len(text))
-    if "SAIFVERSION" not in header:
-        raise SaifError(f"{source}: no (SAIFVERSION ...): not a SAIF file")
-    if header.get("DIRECTION", "backward").lower() != "backward":
-        raise SaifError(f"{source}: DIRECTION {header['DIRECTION']!r}: only backward SAIF carries toggle counts")
-    return Saif(header, instances)
+            raise self.fail(f"unsupported SAIF construct {m.group(0).strip()!r}; this reader takes backward SAIF "
+                            "with INSTANCE/NET/PORT and T0/T1/TX/TZ/TB/TC/IG only", pos)
+
+    def parse(self) -> Saif:
+        """Read the whole text and check that it is a complete backward SAIF file."""
+        text, stack, pos = self.text, self.stack, 0
+        while pos < len(text):
+            in_section = bool(stack) and stack[-1][0] == "section"
+            m = (_IN_SECTION if in_section else _OUTSIDE).match(text, pos)
+            if m is None:  # pragma: no cover - the 'other' branch matches any non-space character
+                raise self.fail(f"cannot read {text[pos:pos + 20]!r}", pos)
+            kind = m.lastgroup
+            if kind in ("instance", "section", "header") and not stack:
+                raise self.fail("expected (SAIFILE at the start of the file", pos)
+            if kind == "section":
+                pos = self.read_section(m, pos)
+                continue
+            self.read_token(kind, m, pos)
+            pos = m.end()
+        if stack:
+            raise self.fail(f"file ends inside {len(stack)} open construct(s) (truncated?)", len(text))
+        if "SAIFVERSION" not in self.header:
+            raise SaifError(f"{self.source}: no (SAIFVERSION ...): not a SAIF file")
+        if self.header.get("DIRECTION", "backward").lower() != "backward":
+            raise SaifError(f"{self.source}: DIRECTION {self.header['DIRECTION']!r}: only backward SAIF carries "
+                            "toggle counts")
+        return Saif(self.header, self.instances)
+
+
+def parse_saif(text: str, source: str = "<saif>") -> Saif:
+    """Parse SAIF ``text`` (``source`` names it in errors); see the module docstring for what is read."""
+    return _SaifParser(text, source).parse()
 
 
 def read_saif(path: str | Path) -> Saif:

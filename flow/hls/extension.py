@@ -52,10 +52,46 @@ def fixed_type(t: IntType):
     return FixedPrecisionType(width=t.bits, integer=t.bits - t.frac, signed=t.signed)
 
 
-def _layer_classes():
+# C++ of the layers: config struct and function call templates (hls4ml fills the {fields}).
+_THRESHOLDS_CONFIG = """struct config{index} : nnet::qflow_thresholds_config {{
+    static const unsigned n_in = {n_in};
+    static const unsigned n_chan = {n_chan};
+    static const unsigned n_steps = {n_steps};
+    static const unsigned io_type = nnet::{iotype};
+    static const unsigned reuse_factor = {reuse};
+    typedef {threshold_t} threshold_t;
+}};\n"""
+_THRESHOLDS_CALL = (
+    "nnet::qflow_thresholds<{input_t}, {output_t}, {config}>({input}, {output}, {thresholds}, {levels}, "
+    "{descending});"
+)
+_ADDER_CONFIG = """struct config{index} : nnet::qflow_adder_config {{
+    static const unsigned n_in = {n_in};
+    static const unsigned n_out = {n_out};
+    static const unsigned io_type = nnet::{iotype};
+    static const unsigned reuse_factor = {reuse};
+    typedef {weight_t} weight_t;
+    typedef {diff_t} diff_t;
+    typedef {accum_t} accum_t;
+}};\n"""
+_ADDER_CALL = "nnet::qflow_adder_dense<{input_t}, {output_t}, {config}>({input}, {output}, {w});"
+_ADDER_CONV_CONFIG = """struct config{index} : nnet::qflow_adder_conv_config {{
+    static const unsigned in_height = {in_height}, in_width = {in_width}, n_chan = {n_chan};
+    static const unsigned out_height = {out_height}, out_width = {out_width}, n_filt = {n_filt};
+    static const unsigned filt = {filt_height}, stride = {stride_height}, pad_top = {pad_top}, pad_left = {pad_left};
+    static const unsigned io_type = nnet::{iotype};
+    static const unsigned reuse_factor = {reuse};
+    typedef {weight_t} weight_t;
+    typedef {diff_t} diff_t;
+    typedef {accum_t} accum_t;
+}};\n"""
+_ADDER_CONV_CALL = "nnet::qflow_adder_conv2d<{input_t}, {output_t}, {config}>({input}, {output}, {w});"
+
+
+def _thresholds_classes():
+    """``QflowThresholds`` and its config and function-call templates (hls4ml imported here: it is heavy)."""
     from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
     from hls4ml.model.layers import Layer
-    from hls4ml.model.optimizer import OptimizerPass
     from hls4ml.model.types import IntegerPrecisionType
 
     class QflowThresholds(Layer):
@@ -90,23 +126,10 @@ def _layer_classes():
                 precision=IntegerPrecisionType(width=1, signed=False),
             )
 
-    config_template = """struct config{index} : nnet::qflow_thresholds_config {{
-    static const unsigned n_in = {n_in};
-    static const unsigned n_chan = {n_chan};
-    static const unsigned n_steps = {n_steps};
-    static const unsigned io_type = nnet::{iotype};
-    static const unsigned reuse_factor = {reuse};
-    typedef {threshold_t} threshold_t;
-}};\n"""
-    function_template = (
-        "nnet::qflow_thresholds<{input_t}, {output_t}, {config}>({input}, {output}, {thresholds}, {levels}, "
-        "{descending});"
-    )
-
     class ThresholdsConfigTemplate(LayerConfigTemplate):
         def __init__(self):
             super().__init__(QflowThresholds)
-            self.template = config_template
+            self.template = _THRESHOLDS_CONFIG
 
         def format(self, node):
             params = self._default_config_params(node)
@@ -116,7 +139,7 @@ def _layer_classes():
     class ThresholdsFunctionTemplate(FunctionCallTemplate):
         def __init__(self):
             super().__init__(QflowThresholds, include_header=[f"nnet_utils/{HEADER.name}"])
-            self.template = function_template
+            self.template = _THRESHOLDS_CALL
 
         def format(self, node):
             params = self._default_function_params(node)
@@ -124,22 +147,20 @@ def _layer_classes():
                 params[name] = node.get_weights(name).name
             return self.template.format(**params)
 
-    adder_config_template = """struct config{index} : nnet::qflow_adder_config {{
-    static const unsigned n_in = {n_in};
-    static const unsigned n_out = {n_out};
-    static const unsigned io_type = nnet::{iotype};
-    static const unsigned reuse_factor = {reuse};
-    typedef {weight_t} weight_t;
-    typedef {diff_t} diff_t;
-    typedef {accum_t} accum_t;
-}};\n"""
-    adder_function_template = "nnet::qflow_adder_dense<{input_t}, {output_t}, {config}>({input}, {output}, {w});"
+    return QflowThresholds, ThresholdsConfigTemplate, ThresholdsFunctionTemplate
+
+
+def _adder_templates() -> list:
+    """Config and function-call templates of ``QflowAdderDense`` and ``QflowAdderConv2D`` (the conv ones reuse
+    the dense ones' ``format``; hls4ml imported here: it is heavy)."""
+    from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
+
     adder_cls = adder_layer_class()
 
     class AdderConfigTemplate(LayerConfigTemplate):
         def __init__(self):
             super().__init__(adder_cls)
-            self.template = adder_config_template
+            self.template = _ADDER_CONFIG
 
         def format(self, node):
             params = self._default_config_params(node)
@@ -156,35 +177,31 @@ def _layer_classes():
     class AdderFunctionTemplate(FunctionCallTemplate):
         def __init__(self):
             super().__init__(adder_cls, include_header=[f"nnet_utils/{ADDER_HEADER.name}"])
-            self.template = adder_function_template
+            self.template = _ADDER_CALL
 
         def format(self, node):
             params = self._default_function_params(node)
             params["w"] = node.get_weights("weight").name
             return self.template.format(**params)
 
-    conv_config_template = """struct config{index} : nnet::qflow_adder_conv_config {{
-    static const unsigned in_height = {in_height}, in_width = {in_width}, n_chan = {n_chan};
-    static const unsigned out_height = {out_height}, out_width = {out_width}, n_filt = {n_filt};
-    static const unsigned filt = {filt_height}, stride = {stride_height}, pad_top = {pad_top}, pad_left = {pad_left};
-    static const unsigned io_type = nnet::{iotype};
-    static const unsigned reuse_factor = {reuse};
-    typedef {weight_t} weight_t;
-    typedef {diff_t} diff_t;
-    typedef {accum_t} accum_t;
-}};\n"""
-    conv_function_template = "nnet::qflow_adder_conv2d<{input_t}, {output_t}, {config}>({input}, {output}, {w});"
     adder_conv_cls = adder_layer_class(ADDER_CONV_LAYER)
 
     class AdderConvConfigTemplate(AdderConfigTemplate):
         def __init__(self):
             LayerConfigTemplate.__init__(self, adder_conv_cls)
-            self.template = conv_config_template
+            self.template = _ADDER_CONV_CONFIG
 
     class AdderConvFunctionTemplate(AdderFunctionTemplate):
         def __init__(self):
             FunctionCallTemplate.__init__(self, adder_conv_cls, include_header=[f"nnet_utils/{ADDER_HEADER.name}"])
-            self.template = conv_function_template
+            self.template = _ADDER_CONV_CALL
+
+    return [AdderConfigTemplate, AdderFunctionTemplate, AdderConvConfigTemplate, AdderConvFunctionTemplate]
+
+
+def _exact_pass(thresholds_cls):
+    """The ``qflow_exact`` optimizer pass, making ``thresholds_cls`` layers (hls4ml imported here: it is heavy)."""
+    from hls4ml.model.optimizer import OptimizerPass
 
     class QflowExact(OptimizerPass):
         """Rewrite the parsed QONNX graph into qflow's exact integer network (runs once, on the Input node)."""
@@ -194,15 +211,17 @@ def _layer_classes():
 
         def transform(self, model, node):
             model.config.config["_qflow_exact_done"] = True
-            model._qflow_network = make_exact(model, QflowThresholds)
+            model._qflow_network = make_exact(model, thresholds_cls)
             return True
 
-    return (
-        QflowThresholds,
-        [ThresholdsConfigTemplate, ThresholdsFunctionTemplate, AdderConfigTemplate, AdderFunctionTemplate,
-         AdderConvConfigTemplate, AdderConvFunctionTemplate],
-        QflowExact,
-    )
+    return QflowExact
+
+
+def _layer_classes():
+    """The thresholds layer, the templates of qflow's layers, and the exact pass."""
+    thresholds, th_config, th_function = _thresholds_classes()
+    templates = [th_config, th_function, *_adder_templates()]
+    return thresholds, templates, _exact_pass(thresholds)
 
 
 def register() -> None:

@@ -18,6 +18,7 @@ import numpy as np
 
 from flow.compile.network import Network
 from flow.errors import QflowError
+from flow.export import for_hls4ml
 from flow.hls.extension import EXACT_FLOW, register
 from flow.io import quiet_stdout
 
@@ -117,8 +118,6 @@ def convert_exact(
 
     if io_type not in IO_TYPES:
         raise QflowError(f"hls: IOType expected one of {IO_TYPES}, got {io_type!r}")
-    from flow.export import for_hls4ml
-
     register()
     qonnx_model = for_hls4ml(qonnx_model)
     config = hls_config(qonnx_model, reuse_factor, strategy, layers, trace)

@@ -23,16 +23,16 @@ A list of constraints per layer is a progressive schedule: stage j applies each 
 last one, if its list is shorter), starting from the weights the previous stage left (not hard-projected between
 stages; Z and U restart from the new set's projection and zero).
 
-The binarized export path: after ADMM with :class:`~flow.qat.admm_sets.Binary` constraints a layer's weight is
-``alpha_c * s`` with ``s`` in {-1, +1}; :func:`binarize_for_export` folds ``alpha_c`` into the BatchNorm that
-follows the layer, leaving weights exactly +-1, and :func:`binary_twin` rebuilds the model with qflow
-``QLinear/QConv2d(weight="binary")`` layers that the export flow takes.
+The binarized export path (:mod:`flow.qat.admm_export`, re-exported here): after ADMM with
+:class:`~flow.qat.admm_sets.Binary` constraints a layer's weight is ``alpha_c * s`` with ``s`` in {-1, +1};
+:func:`binarize_for_export` folds ``alpha_c`` into the BatchNorm that follows the layer, leaving weights exactly
++-1, and :func:`binary_twin` rebuilds the model with qflow ``QLinear/QConv2d(weight="binary")`` layers that the
+export flow takes.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
 import logging
 import math
 import time
@@ -42,7 +42,8 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
-from flow.errors import QuantSpecError, UnsupportedError
+from flow.errors import QuantSpecError
+from flow.qat.admm_export import binarize_for_export, binary_twin
 from flow.qat.admm_sets import (
     QUANT_SETS,
     Binary,
@@ -207,6 +208,122 @@ def _norm(tensors: Iterable[torch.Tensor]) -> float:
     return math.sqrt(sum(float(t.pow(2).sum()) for t in tensors))
 
 
+@dataclass
+class _Split:
+    """The ADMM split of one stage: ``z`` (the projections), ``u`` (the scaled duals) and the current ``rho``."""
+
+    stage: dict[str, Constraint]
+    z: dict[str, torch.Tensor]
+    u: dict[str, torch.Tensor]
+    rho: float
+
+    @classmethod
+    def start(cls, stage: dict[str, Constraint], weights: dict[str, nn.Parameter], rho: float) -> _Split:
+        """Z from the projection of the current weights, U zero."""
+        with torch.no_grad():
+            z = {n: c.project(weights[n].detach()) for n, c in stage.items()}
+            u = {n: torch.zeros_like(weights[n]) for n in stage}
+        return cls(stage, z, u, rho)
+
+    def penalty(self, weights: dict[str, nn.Parameter]) -> torch.Tensor:
+        """``sum_i ||W_i - Z_i + U_i||^2`` (differentiable in the weights)."""
+        return sum((weights[n] - self.z[n] + self.u[n]).pow(2).sum() for n in self.stage)
+
+    def update(self, weights: dict[str, nn.Parameter]) -> tuple[float, float]:
+        """Z-step and U-step; returns the primal residual ``||W - Z||`` and the dual ``rho ||Z - Z_prev||``."""
+        with torch.no_grad():
+            z_prev = self.z
+            self.z = {n: c.project(weights[n].detach() + self.u[n]) for n, c in self.stage.items()}
+            for n in self.stage:
+                self.u[n] += weights[n].detach() - self.z[n]
+            primal = _norm(weights[n].detach() - self.z[n] for n in self.stage)
+            dual = self.rho * _norm(self.z[n] - z_prev[n] for n in self.stage)
+        return primal, dual
+
+    def grow(self, rate: float) -> None:
+        """``rho *= rate``. Scaled ADMM: U = Y / rho, so a new rho rescales U (Boyd et al. 2011, sec. 3.4.1)."""
+        self.rho *= rate
+        for n in self.stage:
+            self.u[n] /= rate
+
+
+def _w_step(
+    model: nn.Module,
+    dataset: Dataset,
+    split: _Split,
+    weights: dict[str, nn.Parameter],
+    opt: torch.optim.Optimizer,
+    sched,
+    config: AdmmConfig,
+    generator: torch.Generator,
+) -> tuple[float, int]:
+    """``config.inner_epochs`` epochs on ``loss + rho/2 * penalty``; returns the summed batch loss and samples."""
+    loss_fn = nn.CrossEntropyLoss()
+    projectors = {n: c.project for n, c in split.stage.items()}
+    running, seen = 0.0, 0
+    for _ in range(config.inner_epochs):
+        model.train()
+        for xb, yb in _batches(dataset.train, config.batch_size, generator):
+            opt.zero_grad(set_to_none=True)
+            if config.quantized_forward:
+                # straight-through W-step: the loss sees the projected weights, its gradient is
+                # applied to the latent ones (which the penalty keeps near Z)
+                with _projected(weights, projectors):
+                    loss = loss_fn(model(xb) * config.logit_scale, yb)
+                    loss.backward()
+                (0.5 * split.rho * split.penalty(weights)).backward()
+            else:
+                loss = loss_fn(model(xb) * config.logit_scale, yb)
+                (loss + 0.5 * split.rho * split.penalty(weights)).backward()
+            opt.step()
+            sched.step()
+            running += float(loss.detach()) * len(yb)
+            seen += len(yb)
+    return running, seen
+
+
+def _admm_stage(
+    model: nn.Module,
+    dataset: Dataset,
+    j: int,
+    stage: dict[str, Constraint],
+    weights: dict[str, nn.Parameter],
+    config: AdmmConfig,
+    generator: torch.Generator,
+    result: AdmmResult,
+) -> int:
+    """Stage ``j``: ADMM iterations until both residuals are below their tolerances or ``max_iterations``;
+    records them, the convergence and the test accuracy in ``result``. Returns the epochs trained."""
+    split = _Split.start(stage, weights, config.rho)
+    opt = _optimizer([p for p in model.parameters() if p.requires_grad], config, config.lr)
+    sched = _scheduler(opt, config, config.max_iterations * config.inner_epochs, len(dataset.train))
+    converged = False
+    epochs = 0
+    for it in range(config.max_iterations):
+        running, seen = _w_step(model, dataset, split, weights, opt, sched, config, generator)
+        epochs += config.inner_epochs
+        primal, dual = split.update(weights)
+        record = AdmmIteration(j, it, split.rho, primal, dual, running / seen if seen else float("nan"))
+        result.iterations.append(record)
+        result.history.append({"phase": "admm", **asdict(record)})
+        log.info(
+            "ADMM stage %d iteration %d: rho %.3g primal %.4g dual %.4g loss %.4f",
+            j,
+            it,
+            split.rho,
+            primal,
+            dual,
+            record.loss,
+        )
+        split.grow(config.rho_growth)
+        if primal < config.tol_primal and dual < config.tol_dual:
+            converged = True
+            break
+    result.converged.append(converged)
+    result.stage_accuracy.append(evaluate(model, dataset.test))
+    return epochs
+
+
 def admm_train(
     model: nn.Module,
     dataset: Dataset,
@@ -223,70 +340,11 @@ def admm_train(
     stages = _schedule(model, constraints)
     weights = constrained_weights(model)
     generator = torch.Generator().manual_seed(config.seed)
-    loss_fn = nn.CrossEntropyLoss()
     result = AdmmResult(test_accuracy=float("nan"), train_accuracy=float("nan"), epochs=0, seconds=0.0)
     start = time.perf_counter()
     epochs = 0
-
     for j, stage in enumerate(stages):
-        rho = config.rho
-        with torch.no_grad():
-            z = {n: c.project(weights[n].detach()) for n, c in stage.items()}
-            u = {n: torch.zeros_like(weights[n]) for n in stage}
-        opt = _optimizer([p for p in model.parameters() if p.requires_grad], config, config.lr)
-        sched = _scheduler(opt, config, config.max_iterations * config.inner_epochs, len(dataset.train))
-        converged = False
-        for it in range(config.max_iterations):
-            running, seen = 0.0, 0
-            for _ in range(config.inner_epochs):
-                model.train()
-                for xb, yb in _batches(dataset.train, config.batch_size, generator):
-                    opt.zero_grad(set_to_none=True)
-                    if config.quantized_forward:
-                        # straight-through W-step: the loss sees the projected weights, its gradient is
-                        # applied to the latent ones (which the penalty keeps near Z)
-                        with _projected(weights, {n: c.project for n, c in stage.items()}):
-                            loss = loss_fn(model(xb) * config.logit_scale, yb)
-                            loss.backward()
-                        penalty = sum((weights[n] - z[n] + u[n]).pow(2).sum() for n in stage)
-                        (0.5 * rho * penalty).backward()
-                    else:
-                        loss = loss_fn(model(xb) * config.logit_scale, yb)
-                        penalty = sum((weights[n] - z[n] + u[n]).pow(2).sum() for n in stage)
-                        (loss + 0.5 * rho * penalty).backward()
-                    opt.step()
-                    sched.step()
-                    running += float(loss.detach()) * len(yb)
-                    seen += len(yb)
-                epochs += 1
-            with torch.no_grad():
-                z_prev = z
-                z = {n: c.project(weights[n].detach() + u[n]) for n, c in stage.items()}
-                for n in stage:
-                    u[n] += weights[n].detach() - z[n]
-                primal = _norm(weights[n].detach() - z[n] for n in stage)
-                dual = rho * _norm(z[n] - z_prev[n] for n in stage)
-            record = AdmmIteration(j, it, rho, primal, dual, running / seen if seen else float("nan"))
-            result.iterations.append(record)
-            result.history.append({"phase": "admm", **asdict(record)})
-            log.info(
-                "ADMM stage %d iteration %d: rho %.3g primal %.4g dual %.4g loss %.4f",
-                j,
-                it,
-                rho,
-                primal,
-                dual,
-                record.loss,
-            )
-            # Scaled ADMM: U = Y / rho, so a new rho rescales U (Boyd et al. 2011, sec. 3.4.1).
-            rho *= config.rho_growth
-            for n in stage:
-                u[n] /= config.rho_growth
-            if primal < config.tol_primal and dual < config.tol_dual:
-                converged = True
-                break
-        result.converged.append(converged)
-        result.stage_accuracy.append(evaluate(model, dataset.test))
+        epochs += _admm_stage(model, dataset, j, stage, weights, config, generator, result)
 
     final = stages[-1]
     _hard_project_and_finetune(model, dataset, final, weights, config, generator, result)
@@ -395,147 +453,3 @@ def _projected(weights: dict[str, nn.Parameter], projectors: Mapping[str, Callab
         with torch.no_grad():
             for n, w in latent.items():
                 weights[n].copy_(w)
-
-
-# --- fully binarized export ------------------------------------------------------------------------------------
-
-_BN = (nn.BatchNorm1d, nn.BatchNorm2d)
-
-
-def _layer_bn_pairs(model: nn.Module) -> list[tuple[str, nn.Module, nn.Module]]:
-    """(name, layer, following BatchNorm or None) for every Linear/Conv2d child of an nn.Sequential."""
-    pairs = []
-    for prefix, container in model.named_modules():
-        if not isinstance(container, nn.Sequential):
-            continue
-        children = list(container.named_children())
-        for i, (child_name, child) in enumerate(children):
-            if isinstance(child, nn.Linear | nn.Conv2d):  # Brevitas QuantLinear/QuantConv2d included
-                after = children[i + 1][1] if i + 1 < len(children) else None
-                full = f"{prefix}.{child_name}" if prefix else child_name
-                pairs.append((full, child, after if isinstance(after, _BN) else None))
-    return pairs
-
-
-def binarize_for_export(
-    model: nn.Module, layers: Iterable[str] | None = None, rescale_output: bool = False
-) -> nn.Module:
-    """Return a copy of ``model`` whose binary layers have weights exactly +-1, with alpha folded into BN.
-
-    ``layers``: names of the binary layers (default: every Linear/Conv2d in an nn.Sequential whose weight is in
-    ``Binary(per_channel=True)``). Each must be directly followed by a BatchNorm in its nn.Sequential, else
-    :class:`UnsupportedError` names it. With the layer's weight ``alpha_c * s_c`` (alpha_c > 0 per output
-    channel c; no bias) its output is ``alpha_c * y'_c`` with ``y'`` the +-1-weight output, and
-
-        BN(alpha * y') = gamma (alpha y' - mu) / sqrt(var + eps) + beta
-                       = (gamma alpha) (y' - mu / alpha) / sqrt(var + eps) + beta = BN'(y'),
-
-    so BN' keeps ``running_var``, ``eps`` and ``bias`` and takes ``weight' = gamma * alpha``,
-    ``running_mean' = mu / alpha``. This is exact in real arithmetic; in float32 the products and the quotient
-    round differently (relative error ~1e-7 per operation), so outputs agree to float rounding, not bit for bit.
-    When every alpha is a power of two the fold is exact in floating point as well. The check is
-    ``max |twin - original|`` on a batch (see ``tests/test_admm.py``): a quantized activation right after BN
-    can turn this rounding into a one-step difference only for a pre-activation within ~1e-6 of a threshold.
-
-    ``rescale_output``: the network's output layer (the last module of the model) may have no BatchNorm if its
-    weight is ``+-alpha`` with one alpha for the whole tensor (``Binary(per_channel=False)``); its alpha is
-    then dropped, which divides the logits by alpha > 0 -- argmax and accuracy are unchanged, the logits are
-    not (the integer logits of FINN-style binary nets such as ``tfc_w1a1``).
-    """
-    out = copy.deepcopy(model).eval()
-    pairs = _layer_bn_pairs(out)
-    wanted = None if layers is None else set(layers)
-    by_name = {name: (layer, bn) for name, layer, bn in pairs}
-    if wanted is not None:
-        missing = sorted(wanted - set(by_name))
-        if missing:
-            valid = ", ".join(repr(n) for n in by_name) or "none"
-            raise QuantSpecError(
-                f"binarize_for_export: layers {missing} not found in an nn.Sequential (valid: {valid})"
-            )
-    for name, (layer, bn) in by_name.items():
-        w = layer.weight.detach()
-        rows = w.reshape(w.shape[0], -1)
-        # +-alpha_c per channel, zeros allowed (pruned and binarized: Intersect(Sparsity, Binary)), each channel
-        # with at least one non-zero weight so that alpha_c is defined
-        binary = Binary(per_channel=True).contains_on_support(w) and bool((rows != 0).any(dim=1).all())
-        if wanted is None and not binary:
-            continue
-        if wanted is not None and name not in wanted:
-            continue
-        if not binary:
-            raise QuantSpecError(
-                f"binarize_for_export: layer {name!r}: expected weights +-alpha per output channel, zeros allowed "
-                "(after ADMM with Binary or Intersect(Sparsity, Binary) constraints), got other values or an "
-                "all-zero channel"
-            )
-        if getattr(layer, "bias", None) is not None:
-            raise UnsupportedError(f"binarize_for_export: layer {name!r}: expected no bias, got one")
-        alpha = rows.abs().max(dim=1).values
-        if torch.all(alpha == 1):
-            continue
-        output_layer = list(out.modules())[-1] is layer
-        if bn is None and rescale_output and output_layer and bool((alpha == alpha[0]).all()):
-            log.info("binarize_for_export: output layer %r: dropped alpha %.6g (logits / alpha)", name, alpha[0])
-            with torch.no_grad():
-                layer.weight.copy_(torch.sign(w))
-            continue
-        if bn is None:
-            raise UnsupportedError(
-                f"binarize_for_export: layer {name!r}: expected a BatchNorm right after it to absorb the scale "
-                f"alpha, got none (add a BatchNorm, constrain it with a fixed-scale set, or -- for the output "
-                f"layer with Binary(per_channel=False) -- pass rescale_output=True)"
-            )
-        with torch.no_grad():
-            layer.weight.copy_(torch.sign(w))  # exactly +-1, and 0 where pruned
-            if bn.affine:
-                bn.weight.mul_(alpha)
-            else:
-                raise UnsupportedError(f"binarize_for_export: BatchNorm after {name!r}: expected affine=True")
-            bn.running_mean.div_(alpha)
-    return out
-
-
-def binary_twin(model: nn.Module, layers: Iterable[str] | None = None, rescale_output: bool = False) -> nn.Module:
-    """The same network with each binary layer rebuilt as qflow ``QLinear/QConv2d(weight="binary")``.
-
-    Runs :func:`binarize_for_export` first, then replaces every layer whose weight is exactly +-1 (or the named
-    ``layers``) by the Brevitas binary preset with the same shape, stride and padding, copying the weight; a
-    pruned binary layer (weights in {-1, 0, +1} after the fold) gets the ``"ternary"`` preset, whose levels are
-    exactly those. All other modules (BatchNorm with alpha folded, activations) are copied. The twin computes
-    the same function (up to the logits' scale with ``rescale_output``).
-    """
-    from flow.qat.layers import QConv2d, QLinear
-
-    folded = binarize_for_export(model, layers, rescale_output=rescale_output)
-    for name, layer, _ in _layer_bn_pairs(folded):
-        w = layer.weight.detach()
-        if not bool(((w.abs() == 1) | (w == 0)).all()) or (layers is not None and name not in set(layers)):
-            continue
-        preset = "binary" if bool((w != 0).all()) else "ternary"
-        if isinstance(layer, nn.Conv2d) or w.dim() == 4:
-            if (
-                layer.kernel_size[0] != layer.kernel_size[1]
-                or layer.stride[0] != layer.stride[1]
-                or isinstance(layer.padding, str)
-                or layer.padding[0] != layer.padding[1]
-                or layer.groups != 1
-                or any(d != 1 for d in layer.dilation)
-            ):
-                raise UnsupportedError(f"binary_twin: layer {name!r}: expected a square, ungrouped convolution")
-            new = QConv2d(
-                layer.in_channels,
-                layer.out_channels,
-                layer.kernel_size[0],
-                weight=preset,
-                stride=layer.stride[0],
-                padding=layer.padding[0],
-            )
-        else:
-            new = QLinear(layer.in_features, layer.out_features, weight=preset)
-        with torch.no_grad():
-            new.weight.copy_(w)
-        parent_name, _, child = name.rpartition(".")
-        parent = folded.get_submodule(parent_name) if parent_name else folded
-        setattr(parent, child, new)
-    return folded.eval()

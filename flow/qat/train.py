@@ -101,7 +101,7 @@ def train(
 ) -> TrainResult:
     """Train ``model`` in place on ``dataset.train``; evaluate on ``dataset.test`` after each epoch.
 
-    ``loss(logits, x, labels)`` replaces cross-entropy (e.g. knowledge distillation, :mod:`flow.qat.distill`);
+    ``loss(logits, x, labels)`` replaces cross-entropy (e.g. knowledge distillation, :mod:`flow.stages.distill`);
     the logits it gets are already multiplied by ``config.logit_scale``.
 
     The data order is seeded by ``config.seed``; the initial weights are whatever the caller built (call

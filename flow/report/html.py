@@ -24,6 +24,7 @@ import logging
 from pathlib import Path
 
 from flow.errors import QflowError
+from flow.estimate.activity import compare_with_operation_model
 from flow.io import write_text
 from flow.report import svg
 from flow.report.page import Page, esc, fmt, not_run, table
@@ -324,8 +325,6 @@ def _energy(page: Page, r: dict) -> str:
 
 def _energy_activity(page: Page, act: dict, en: dict) -> str:
     """The switching-activity estimate (``qflow synth --activity N``) next to the operation model, per layer."""
-    from flow.estimate.activity import compare_with_operation_model
-
     total = page.figure("energy per inference, switching activity",
                         page.num(act["total_pj"], "energy_activity.total_pj", 2) + " pJ", "estimated", act["how"])
     toggles = page.figure("toggles per inference", page.num(act["toggles_per_inference"],

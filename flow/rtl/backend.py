@@ -26,8 +26,9 @@ from flow.blocks.mvau import MvauMode
 from flow.compile.folding import Folding, fold_table
 from flow.compile.lower import lower
 from flow.compile.network import MatVec, Network
-from flow.rtl.generate import MAX_HARNESS_BEATS, RtlDesign, pack_input_words, unpack_output_words, write_rtl
-from flow.rtl.verilator import build_harness, merge_runs, run_harness
+from flow.rtl.generate import RtlDesign, write_rtl
+from flow.rtl.harness import run_network
+from flow.rtl.verilator import build_harness
 from flow.rtl.yosys import synth_xilinx
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,27 @@ def cxx_opt_level(net: Network, sim_build: str = "fast-build") -> str:
     return "-O0" if lanes > BIG_DESIGN_LANES else "-O1"
 
 
+def _initial_config(folding, layer_folding, clock_mhz: float, io_type: str, sim_build: str) -> dict:
+    """The backend's initial hls4ml config (``create_initial_config``): the backend options parsed once into a
+    typed :class:`~flow.compile.folding.Folding` under ``"QflowRTL"``."""
+    if sim_build not in SIM_BUILDS:
+        raise ValueError(f"qflow-rtl sim_build: expected one of {SIM_BUILDS}, got {sim_build!r}")
+    return {
+        "Part": "xc7 (Yosys synth_xilinx)",
+        "ClockPeriod": 1000.0 / float(clock_mhz),
+        "IOType": io_type,
+        "HLSConfig": {},
+        "WriterConfig": {},
+        "QflowRTL": {
+            "Folding": Folding.parse(folding, layer_folding),
+            "ClockMHz": float(clock_mhz),
+            "SimBuild": sim_build,
+        },
+    }
+
+
 def _backend_class():
+    """The ``QflowRTLBackend`` class (a factory: hls4ml is imported here, it is heavy)."""
     from hls4ml.backends.fpga.fpga_backend import FPGABackend
 
     class QflowRTLBackend(FPGABackend):
@@ -83,20 +104,7 @@ def _backend_class():
             self, folding="parallel", layer_folding=None, clock_mhz=200.0, io_type="io_stream",
             sim_build="fast-build", **_
         ):
-            if sim_build not in SIM_BUILDS:
-                raise ValueError(f"qflow-rtl sim_build: expected one of {SIM_BUILDS}, got {sim_build!r}")
-            return {
-                "Part": "xc7 (Yosys synth_xilinx)",
-                "ClockPeriod": 1000.0 / float(clock_mhz),
-                "IOType": io_type,
-                "HLSConfig": {},
-                "WriterConfig": {},
-                "QflowRTL": {
-                    "Folding": Folding.parse(folding, layer_folding),
-                    "ClockMHz": float(clock_mhz),
-                    "SimBuild": sim_build,
-                },
-            }
+            return _initial_config(folding, layer_folding, clock_mhz, io_type, sim_build)
 
         def get_default_flow(self):
             # hls4ml's own QONNX parsing passes; our lowering takes the graph from there (no BN fusion,
@@ -140,26 +148,7 @@ def _backend_class():
             self, model, x_int: np.ndarray, stall_in: int = 0, stall_out: int = 0, seed: int = 1, tag: str = "predict"
         ):
             """Run integer input codes through the RTL; return (integer outputs, HarnessRun)."""
-            net, design = self.network(model), self.design(model)
-            # The harness holds MAX_HARNESS_BEATS input beats: larger batches run in chunks (same model).
-            per_chunk = max(1, MAX_HARNESS_BEATS // design.interface["input"]["beats_per_inference"])
-            runs = []
-            for i, start in enumerate(range(0, len(x_int), per_chunk)):
-                chunk = x_int[start : start + per_chunk]
-                runs.append(
-                    run_harness(
-                        design.directory,
-                        pack_input_words(net, chunk),
-                        design.interface["output"]["tdata_width"],
-                        len(chunk),
-                        stall_in=stall_in,
-                        stall_out=stall_out,
-                        seed=seed + i,
-                        tag=tag,
-                    )
-                )
-            run = merge_runs(runs)
-            return unpack_output_words(net, run.words), run
+            return run_network(self.network(model), self.design(model), x_int, stall_in, stall_out, seed, tag)
 
         def predict(self, model, x, *args, **kwargs):
             net = self.network(model)

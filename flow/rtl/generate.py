@@ -182,7 +182,7 @@ class _Planner:
             out = StreamShape(self.cur.elems, self.cur.elem_bits)
         memory_file = None
         if spec.memory_lines is not None:
-            memory_file = f"{instance}.mem"
+            memory_file = spec.memory_name.format(layer=layer)
             self.mems[memory_file] = spec.memory_lines(params, data)
         dst = self.stream(out.elems, out.elem_bits)
         self.blocks.append(

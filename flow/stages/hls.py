@@ -14,7 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from flow.errors import QflowError
+from flow.export import load_qonnx
+from flow.hls.verify import localize, pairwise, require_equal, run_csim
 from flow.io import write_json
+from flow.paths import recipe_paths
+from flow.recipe import load_recipe
+from flow.reference import Reference
+from flow.stages.train import ensure_exported, recipe_dataset
 
 log = logging.getLogger(__name__)
 
@@ -58,20 +64,12 @@ def hls_recipe(model: str, settings: dict | None = None, progress: bool = True) 
     """Write ``build/<name>/hls/``, run its C-simulation on the test split and compare; return the summary
     (also written to ``build/<name>/hls.json``). Any difference raises :class:`NotExactError` naming the first
     differing sample and layer."""
-    from flow.export import load_qonnx
-    from flow.hls.verify import localize, pairwise, require_equal, run_csim
-    from flow.paths import recipe_paths
-    from flow.reference import Reference
-
     settings = dict(settings or {})
     if str(model).endswith(".onnx"):
         name = Path(model).name.removesuffix(".onnx").removesuffix(".qonnx")
         qonnx_model, x, labels = load_qonnx(model), None, None
         paths = recipe_paths(name)
     else:
-        from flow.recipe import load_recipe
-        from flow.stages import ensure_exported, recipe_dataset
-
         recipe = load_recipe(model)
         name = recipe.name
         settings = {**validate_settings(dict(recipe.hardware.hls), f"recipe {name}: hardware.hls"), **settings}

@@ -1,8 +1,8 @@
 """``qflow sweep <recipe>``: the recipe's accelerator at several foldings, each with its cost and speed.
 
 For every folding (``"parallel"``, ``"folded"`` or a target in cycles per inference) :func:`sweep` compiles
-the recipe's QONNX graph with the ``qflow-rtl`` backend (:func:`flow.synth.convert`, the same call
-``qflow synth`` makes), writes the Verilog to ``build/<recipe>/sweep/<label>/rtl`` and records:
+the recipe's QONNX graph with the ``qflow-rtl`` backend (:func:`flow.stages.compile.convert`, the same call
+``qflow compile`` makes), writes the Verilog to ``build/<recipe>/sweep/<label>/rtl`` and records:
 
 * PE x SIMD of every matrix-vector unit and the lanes (PE*SIMD summed) -- from the lowered network;
 * cycles per inference and latency -- **predicted** by the generated design's beat-timing model (the same
@@ -27,14 +27,26 @@ import logging
 import time
 from pathlib import Path
 
-from flow.errors import QflowError
+from flow.compile.folding import Folding as TypedFolding
+from flow.compile.network import MatVec
+from flow.errors import QflowError, UnsupportedError
+from flow.estimate.energy import network_energy
+from flow.export import load_qonnx
 from flow.io import write_json, write_text
+from flow.recipe import load_recipe
+from flow.report import svg
 from flow.report.pareto import pareto_optimal
+from flow.rtl.backend import cxx_opt_level
+from flow.rtl.verilator import build_harness
+from flow.rtl.yosys import SynthesisError, synth_xilinx, yosys_command
+from flow.stages.compile import convert
+from flow.stages.progress import Progress
+from flow.stages.train import ensure_exported, recipe_dataset
 
 log = logging.getLogger(__name__)
 
-Folding = str | int
-DEFAULT_FOLDINGS: tuple[Folding, ...] = ("parallel", 16, "folded", 256, 1024)
+FoldValue = str | int  # a folding as users write it (one sweep point's label comes from it)
+DEFAULT_FOLDINGS: tuple[FoldValue, ...] = ("parallel", 16, "folded", 256, 1024)
 # Above this many lanes Yosys (WebAssembly) runs for many minutes: fully parallel tfc_w1a1 has 59,008 lanes,
 # 64x the folded design's (922) in its first layer, and the folded design takes ~40 s. Such rows are listed
 # as not synthesized unless the limit is raised.
@@ -47,18 +59,15 @@ class SweepError(QflowError):
     """A sweep was given something it cannot run."""
 
 
-def parse_folding(text: str) -> Folding:
+def parse_folding(text: str) -> FoldValue:
     """``"parallel"`` | ``"folded"`` | a positive integer (target cycles per inference)."""
-    text = text.strip()
-    if text in ("parallel", "folded"):
-        return text
-    if text.isdigit() and int(text) >= 1:
-        return int(text)
-    raise SweepError(f"folding: expected 'parallel', 'folded' or a positive integer (cycles/inference), "
-                     f"got {text!r}")
+    try:
+        return TypedFolding.parse(text).as_value()
+    except UnsupportedError as exc:
+        raise SweepError(str(exc)) from None
 
 
-def parse_foldings(text: str) -> list[Folding]:
+def parse_foldings(text: str) -> list[FoldValue]:
     """A comma-separated list of foldings, e.g. ``"parallel,folded,256"`` (duplicates refused)."""
     foldings = [parse_folding(part) for part in text.split(",") if part.strip()]
     if not foldings:
@@ -69,15 +78,13 @@ def parse_foldings(text: str) -> list[Folding]:
     return foldings
 
 
-def folding_label(folding: Folding) -> str:
+def folding_label(folding: FoldValue) -> str:
     """Directory-safe name of a folding: ``parallel``, ``folded``, ``c256``."""
     return folding if isinstance(folding, str) else f"c{folding}"
 
 
 def design_lanes(net) -> int:
     """Parallel lanes of a lowered network: PE x SIMD summed over its matrix-vector units."""
-    from flow.compile.network import MatVec
-
     return sum(layer.pe * layer.simd for layer in net.layers if isinstance(layer, MatVec))
 
 
@@ -92,8 +99,6 @@ def design_digest(design, tool: str) -> str:
 
 def cached_synth_xilinx(design, cache_dir: Path, timeout: int) -> tuple[dict, bool]:
     """``synth_xilinx`` of ``design``, reusing an earlier result for identical files; (result, from cache)."""
-    from flow.rtl.yosys import synth_xilinx, yosys_command
-
     digest = design_digest(design, yosys_command()[1])
     path = cache_dir / f"{digest}.json"
     if path.is_file():
@@ -108,9 +113,6 @@ def cached_synth_xilinx(design, cache_dir: Path, timeout: int) -> tuple[dict, bo
 
 def _simulate(backend, hls_model, net, design, x, n: int) -> dict:
     """N inputs through the Verilator model, no stalls: steady cycles/inference and mismatches vs golden."""
-    from flow.rtl.backend import cxx_opt_level
-    from flow.rtl.verilator import build_harness
-
     build_harness(design.directory, design.sources, opt=cxx_opt_level(net))
     x_int = net.quantize_input(x[:n])
     start = time.perf_counter()
@@ -123,14 +125,9 @@ def _simulate(backend, hls_model, net, design, x, n: int) -> dict:
     }
 
 
-def _point(folding: Folding, qonnx_model, root: Path, recipe, synth: bool, max_lanes: int, timeout: int,
+def _point(folding: FoldValue, qonnx_model, root: Path, recipe, synth: bool, max_lanes: int, timeout: int,
            x, simulate: int) -> dict:
     """One row of the sweep (see the module docstring)."""
-    from flow.compile.network import MatVec
-    from flow.estimate.energy import network_energy
-    from flow.rtl.yosys import SynthesisError
-    from flow.synth import convert
-
     label = folding_label(folding)
     layer_folding = {k: (v.pe, v.simd) for k, v in recipe.hardware.layers.items()}
     hls_model = convert(qonnx_model, root / label / "rtl", folding, layer_folding, recipe.hardware.clock_mhz)
@@ -177,18 +174,13 @@ def _mark_pareto(rows: list[dict], x_key: str) -> None:
         r["pareto"] = flag
 
 
-def sweep(model: str, foldings: list[Folding] | tuple[Folding, ...] = DEFAULT_FOLDINGS, synth: bool = True,
+def sweep(model: str, foldings: list[FoldValue] | tuple[FoldValue, ...] = DEFAULT_FOLDINGS, synth: bool = True,
           simulate: int = 0, max_synth_lanes: int = MAX_SYNTH_LANES, yosys_timeout: int = YOSYS_TIMEOUT_S,
           progress: bool = True) -> dict:
     """Run the sweep for a recipe (name or path); write sweep.json, sweep.md, pareto.svg; return the summary.
 
     Trains and exports the recipe first when its checkpoint or QONNX file is missing.
     """
-    from flow.export import load_qonnx
-    from flow.recipe import load_recipe
-    from flow.stages import ensure_exported, recipe_dataset
-    from flow.synth import Progress
-
     start = time.perf_counter()
     recipe = load_recipe(model)
     foldings = list(foldings)
@@ -274,8 +266,6 @@ def sweep_markdown(summary: dict) -> str:
 
 def pareto_svg(summary: dict) -> str:
     """``pareto.svg``: area (LUT or lanes) vs cycles/inference, energy as colour, Pareto points circled."""
-    from flow.report import svg
-
     x_key = summary["objectives"][0]
     rows = [r for r in summary["rows"] if r[x_key] is not None]
     x_label = "LUT (synthesized, Yosys synth_xilinx)" if x_key == "LUT" else "lanes (PE x SIMD; NOT synthesized)"

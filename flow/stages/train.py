@@ -1,7 +1,5 @@
-"""The flow's stages for a recipe; each reads the previous stage's artefact and writes its own.
-
-``train_recipe`` -> ``model.pt`` + ``metrics.json``; ``export_recipe`` -> ``model.qonnx.onnx`` +
-``export.json``. Each stage can be re-run alone.
+"""The first two stages of a recipe: ``train_recipe`` -> ``model.pt`` + ``metrics.json``; ``export_recipe`` ->
+``model.qonnx.onnx`` + ``export.json`` (checked against PyTorch). Each can be re-run alone.
 """
 
 from __future__ import annotations
@@ -12,6 +10,8 @@ from dataclasses import asdict
 
 from torch import nn
 
+from flow.errors import NotExactError
+from flow.export import compare_with_torch, export_qonnx
 from flow.io import write_json
 from flow.paths import RecipePaths, recipe_paths
 from flow.qat.data import Dataset, load_dataset
@@ -69,9 +69,6 @@ def export_recipe(recipe: Recipe, paths: RecipePaths | None = None) -> dict:
     Writes ``export.json`` with the comparison. Raises :class:`~flow.errors.NotExactError` when the
     exported graph differs from PyTorch on any output (power-of-two models must match exactly).
     """
-    from flow.errors import NotExactError
-    from flow.export import compare_with_torch, export_qonnx
-
     paths = paths or recipe_paths(recipe.name)
     model = trained_model(recipe, paths)
     dataset = recipe_dataset(recipe)

@@ -74,7 +74,7 @@ def _tiny_net(tmp_path: Path, weight: str, act: str, inp: str, folding):
 
     from flow.export import export_qonnx
     from flow.qat import QAct, QLinear, TrainConfig, load_dataset, seed_everything, train
-    from flow.synth import convert
+    from flow.stages.compile import convert
 
     data = load_dataset("digits", input_range=(-1, 1) if inp == "binary" else (0, 1))
     seed_everything(0)
@@ -222,8 +222,8 @@ def test_recipe_whole_test_split_in_cocotb(recipe_name, per_vector, tmp_path):
     cycles per image make Python-driven beats slow)."""
     from flow.export import load_qonnx
     from flow.recipe import load_recipe
-    from flow.stages import ensure_exported, recipe_dataset
-    from flow.synth import convert
+    from flow.stages.compile import convert
+    from flow.stages.train import ensure_exported, recipe_dataset
 
     recipe = load_recipe(recipe_name)
     paths = ensure_exported(recipe)
@@ -265,7 +265,7 @@ def test_backend_build_runs_yosys(tmp_path):
 
     from flow.export import export_qonnx
     from flow.qat import QAct, QLinear, seed_everything
-    from flow.synth import convert
+    from flow.stages.compile import convert
 
     seed_everything(0)
     model = nn.Sequential(
@@ -320,7 +320,7 @@ def test_conv_network_rtl_equals_golden_with_stalls(folding, adder, tmp_path):
     from flow.export import export_qonnx
     from flow.qat import QAct, QConv2d, QLinear, seed_everything
     from flow.reference import Reference
-    from flow.synth import convert
+    from flow.stages.compile import convert
 
     seed_everything(0)
     if adder:  # the same shapes with AdderNet layers (x and w on one grid per layer)

@@ -17,8 +17,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from flow.paths import recipe_paths
 from flow.qat.data import Dataset
 from flow.qat.train import TrainResult, train
+from flow.recipe import load_recipe
+from flow.stages.train import train_recipe, trained_model
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +55,6 @@ class Distill:
 
     def teacher_model(self) -> nn.Module:
         """The teacher recipe's trained model (trained now if it has no checkpoint)."""
-        from flow.paths import recipe_paths
-        from flow.recipe import load_recipe
-        from flow.stages import train_recipe, trained_model
-
         recipe = load_recipe(self.teacher)
         if not recipe_paths(recipe.name).checkpoint.is_file():
             log.info("distillation: training the teacher %s first", recipe.name)

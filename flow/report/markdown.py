@@ -1,0 +1,148 @@
+"""``report.md``: the build's figures as Markdown, one function per section, from ``report.json``'s data."""
+
+from __future__ import annotations
+
+from flow.estimate.activity import markdown_section
+
+__all__ = ["report_markdown"]
+
+
+def _verification(r: dict) -> list[str]:
+    lines = ["## Accuracy (test split)", "", "| model | accuracy | how |", "|---|---|---|"]
+    for k, v in r.get("accuracy", {}).items():
+        lines.append(f"| {k} | {v['value']:.4f} | {v['how']} |")
+    lines += ["", "## Verification", "", "| check | vectors | differing outputs |", "|---|---|---|"]
+    for c in r["checks"]:
+        lines.append(f"| {c['check']} | {c['vectors']} | {c['differing_outputs']} |")
+    if "three_way" in r:
+        tw = r["three_way"]
+        lines += [
+            "",
+            f"The three-way rows compare the QONNX reference, hls4ml's Vitis C-simulation (project "
+            f"`{tw['hls_project']}`, g++ compile {tw['hls_compile_seconds']:.0f} s, settings "
+            f"{tw['hls_settings'].get('IOType')}, ReuseFactor {tw['hls_settings'].get('ReuseFactor')}) and the RTL "
+            "simulation, every output element with `==`.",
+        ]
+    return lines
+
+
+def _energy(r: dict) -> list[str]:
+    lines: list[str] = []
+    if "energy" in r:
+        en = r["energy"]
+        lines += [
+            "",
+            f"## Energy per inference (estimated: operation model): {en['total_pj'] / 1000:.2f} nJ",
+            "",
+            f"{en['assumptions']}",
+            "",
+            "| layer | kind | operations per inference | memory bits read | compute pJ | memory pJ |",
+            "|---|---|---|---|---|---|",
+        ]
+        for e in en["layers"]:
+            ops = ", ".join(f"{n:,} {kind} {w}" for kind, widths in e["ops"].items() for w, n in widths.items())
+            lines.append(
+                f"| {e['layer']} | {e['kind']} | {ops or '-'} | {e['memory_bits_read']:,} | "
+                f"{e['compute_pj']:.1f} | {e['memory_pj']:.1f} |"
+            )
+    if "energy_activity" in r:
+        lines += markdown_section(r.get("energy"), r["energy_activity"])
+    return lines
+
+
+def _performance(r: dict) -> list[str]:
+    sim = r["simulation"]
+    return [
+        "",
+        "## Performance (simulated, Verilator)",
+        "",
+        f"- cycles per inference: **{sim['cycles_per_inference_measured']:.2f}** measured, "
+        f"{sim['cycles_per_inference_predicted']} predicted (slowest block)",
+        f"- latency: {sim['latency_cycles_measured']} cycles measured (first input beat to last output beat), "
+        f"{sim['latency_cycles_predicted']} predicted (beat-timing model of the blocks)",
+        f"- throughput at an assumed {r['clock_mhz']:.0f} MHz clock: "
+        f"{r['clock_mhz'] * 1e6 / sim['cycles_per_inference_measured']:,.0f} inferences/s "
+        "(Yosys gives no timing: the clock is an assumption)",
+        f"- simulation speed: {sim['sim_inferences_per_second']:,.0f} inferences/s (batch harness)",
+    ]
+
+
+def _resources(r: dict) -> list[str]:
+    res = r.get("resources", {})
+    lines = ["", "## Resources (synthesized, Yosys synth_xilinx, 7-series cells)", ""]
+    if not res:
+        return [*lines, "not run"]
+    lines += [
+        "| LUT | FF | CARRY4 | DSP48E1 | BRAM18 | LUTRAM | tool |",
+        "|---|---|---|---|---|---|---|",
+        f"| {res['LUT']} | {res['FF']} | {res['CARRY4']} | {res['DSP48E1']} | {res['BRAM18_equivalent']} | "
+        f"{res['LUTRAM']} | {res['tool']} ({res['seconds']} s) |",
+        "",
+        "LUTs by size: " + ", ".join(f"{k} {v}" for k, v in res["LUT_by_size"].items()),
+    ]
+    if res.get("dsp_mapping", "on") != "on":
+        lines += ["", f"DSP mapping: {res['dsp_mapping']}."]
+    est = r.get("resources_estimate", {}).get("total")
+    if est:
+        parts = [
+            f"{k} {v['estimate']:,} vs {v['yosys']:,}"
+            + ("" if v["rel_error"] is None else f" ({v['rel_error'] * 100:+.1f} %)")
+            for k, v in est.items() if v["estimate"] or v["yosys"]
+        ]
+        lines += ["", "Estimated (analytical per-block formulas) vs synthesized: " + "; ".join(parts) + "."]
+    return lines + _asic(r)
+
+
+def _asic(r: dict) -> list[str]:
+    asic = r.get("asic")
+    if not asic:
+        return []
+    lines = [
+        "",
+        f"ASIC-style figure (synthesized, Yosys generic `synth` + `abc -g cmos2`, `stat -tech cmos`): "
+        f"**{asic['nand2_equivalents']:,.0f} NAND2 equivalents** ({asic['transistors']:,} transistors / 4; "
+        f"cells {', '.join(f'{k} {v}' for k, v in asic['cells'].items())}; memories as logic and flip-flops, "
+        f"no SRAM macros: an all-logic upper bound; {asic['seconds']} s)",
+    ]
+    depth = asic.get("logic_depth")
+    if depth:
+        lines += [
+            "",
+            f"Logic depth (synthesized, a hint, not timing): **{depth['gates']} gates** (NAND2/NOR2/NOT) on the "
+            f"longest register-to-register path, from `{depth['from']}` to `{depth['to']}` (Yosys `ltp -noff`). "
+            f"Throughput figures assume the recipe's clock of {r['clock_mhz']:g} MHz; Yosys does no timing "
+            "analysis.",
+        ]
+    return lines
+
+
+def _layers(r: dict) -> list[str]:
+    timing = {t["instance"]: t for t in r["simulation"].get("layers", [])}
+    lines = [
+        "", "## Layers", "",
+        "Done cycle: when the block's last output beat of one inference leaves, counted from the first input "
+        "beat (empty pipeline, no stalls), predicted by the beat-timing model and simulated. Interval: cycles "
+        "per inference, the block's own (predicted) and simulated inside the pipeline without stalls (the "
+        "slowest block sets the pace of all).", "",
+        "| block | module | done cycle predicted | done cycle simulated | cycles/inference (own) | "
+        "interval simulated | what |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for b in r["interface"]["blocks"]:
+        t = timing.get(b["instance"], {})
+        interval = t.get("interval_simulated")
+        lines.append(
+            f"| {b['instance']} | {b['module']} | {t.get('done_cycle_predicted', '-')} | "
+            f"{t.get('done_cycle_simulated', '-')} | {b['cycles_per_inference']} | "
+            f"{'-' if interval is None else f'{interval:g}'} | {b['comment']} |"
+        )
+    return [*lines, "", "Interface: see `rtl/interface.json`.", ""]
+
+
+def report_markdown(report: dict) -> str:
+    """``report.md`` for the data of ``report.json`` (sections: accuracy and checks, energy, performance,
+    resources, layers)."""
+    head = [f"# qflow report: {report['model']}", "",
+            f"Generated by qflow on {report['machine']}; every figure says how it was obtained.", ""]
+    sections = (_verification, _energy, _performance, _resources, _layers)
+    return "\n".join(head + [line for section in sections for line in section(report)])

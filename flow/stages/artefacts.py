@@ -1,0 +1,97 @@
+"""Stage artefacts: each records the digests of the inputs it was made from, and a stage refuses a missing or
+stale input.
+
+A stage's JSON artefact carries ``"made_from": {relative path: sha256}`` for the files (or directories) it
+read. :func:`require` loads an artefact and checks that every input it names still has that digest, so a
+stage never runs on, and a report never shows, results made from other inputs than the ones on disk.
+:func:`invalidate` removes the artefacts downstream of a stage before it runs, so a failed run cannot leave an
+older result next to a newer one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from flow.errors import QflowError
+from flow.io import write_json
+
+__all__ = ["DOWNSTREAM", "StaleError", "digest", "invalidate", "require", "write_artefact"]
+
+#: What each stage writes, in stage order; a stage invalidates its own and every later stage's artefacts.
+DOWNSTREAM: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("compile", ("rtl", "network.json", "vectors.npz")),
+    ("simulate", ("sim.json", "sim_outputs.npz")),
+    ("crosscheck", ("three_way.json",)),
+    ("estimate", ("synth.json", "energy.json")),
+    ("report", ("report.json", "report.md", "report.html")),
+)
+
+
+class StaleError(QflowError):
+    """An artefact is missing, or was made from inputs that have changed since."""
+
+
+def digest(path: Path) -> str:
+    """sha256 of a file, or of a directory's files (relative names and contents, in sorted order)."""
+    h = hashlib.sha256()
+    if path.is_dir():
+        for f in sorted(p for p in path.rglob("*") if p.is_file()):
+            h.update(str(f.relative_to(path)).encode() + b"\0")
+            h.update(hashlib.sha256(f.read_bytes()).digest())
+    else:
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def write_artefact(root: Path, name: str, data: dict[str, Any], made_from: list[str]) -> Path:
+    """Write ``root/name`` (atomically) with ``made_from``: the digests of those inputs (paths relative to
+    ``root``), which must exist."""
+    stamps = {}
+    for rel in made_from:
+        path = root / rel
+        if not path.exists():
+            raise StaleError(f"{path}: missing while writing {name} (expected it to be made before)")
+        stamps[rel] = digest(path)
+    target = root / name
+    write_json(target, {**data, "made_from": stamps})
+    return target
+
+
+def require(root: Path, name: str, stage: str) -> dict[str, Any]:
+    """Load ``root/name`` and check that the inputs it was made from are unchanged.
+
+    Raises :class:`StaleError` naming the file, what was expected and what arrived, and the command that
+    makes it again (``qflow <stage>``)."""
+    path = root / name
+    if not path.is_file():
+        raise StaleError(f"{path}: missing; run `qflow {stage}` first")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise StaleError(f"{path}: unreadable ({exc}); run `qflow {stage}` again") from exc
+    for rel, expected in data.get("made_from", {}).items():
+        source = root / rel
+        if not source.exists():
+            raise StaleError(f"{path}: made from {source}, which is gone; run `qflow {stage}` again")
+        if digest(source) != expected:
+            raise StaleError(f"{path}: made from another {source} than the one on disk (stale); "
+                             f"run `qflow {stage}` again")
+    return data
+
+
+def invalidate(root: Path, stage: str) -> None:
+    """Remove the artefacts of ``stage`` and of every stage after it."""
+    names = [s for s, _ in DOWNSTREAM]
+    if stage not in names:
+        raise ValueError(f"invalidate: expected one of {names}, got {stage!r}")
+    for _, files in DOWNSTREAM[names.index(stage):]:
+        for rel in files:
+            path = root / rel
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()

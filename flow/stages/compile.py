@@ -1,0 +1,154 @@
+"""``qflow compile``: QONNX -> hls4ml (backend ``qflow-rtl``) -> the exact integer network and its Verilog.
+
+Artefacts: ``rtl/`` (top, ``hw/`` sources, memory files, ``interface.json``), ``network.json`` (the integer
+network, loadable with :func:`load_network`, with its folding and its check against the QONNX reference) and
+``vectors.npz`` (the check's inputs as integer codes, the golden outputs, the QONNX reference outputs and the
+labels: what the simulation and the cross-check run on). Everything downstream is removed first.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from flow.compile import adder
+from flow.compile.folding import Folding
+from flow.compile.network import Network
+from flow.compile.serialize import network_from_dict, network_to_dict
+from flow.errors import NotExactError
+from flow.export import for_hls4ml, load_qonnx
+from flow.io import quiet_stdout
+from flow.reference import Reference
+from flow.rtl import backend as rtl_backend
+from flow.stages.artefacts import invalidate, require, write_artefact
+from flow.stages.target import Target
+from flow.stages.train import recipe_dataset
+
+__all__ = ["Vectors", "compile_target", "convert", "load_network", "load_vectors"]
+
+log = logging.getLogger(__name__)
+
+#: Random test inputs of the declared input type for a QONNX file (no data set to take them from).
+RANDOM_VECTORS = 1000
+
+
+def convert(qonnx_model, rtl_dir: Path, folding: Folding | str | int = "parallel", layer_folding=None,
+            clock_mhz: float = 200.0, sim_build: str = "fast-build"):
+    """QONNX -> hls4ml ModelGraph on the qflow-rtl backend (exact types come from the lowering).
+
+    ``folding`` (with ``layer_folding`` overrides ``{layer: (PE, SIMD)}``) is parsed once here
+    (:meth:`Folding.parse`) and travels typed in the backend config. ``sim_build``: ``"fast-build"`` (default)
+    or ``"fast-sim"`` (``-O3 -march=native``: a longer C++ build, about twice the simulation speed of wide
+    designs; for long simulations such as whole data sets)."""
+    import hls4ml  # heavy: loaded when a model is converted, not when the CLI starts
+
+    rtl_backend.register()
+    adder.register()  # not in the entry point: hls4ml is half-imported there
+    qonnx_model = for_hls4ml(qonnx_model)
+    with quiet_stdout():
+        config = hls4ml.utils.config_from_onnx_model(qonnx_model, granularity="name", backend="Vitis")
+        return hls4ml.converters.convert_from_onnx_model(
+            qonnx_model, hls_config=config, backend=rtl_backend.BACKEND_NAME, output_dir=str(rtl_dir),
+            project_name="qflow_accel", folding=Folding.parse(folding, layer_folding), clock_mhz=clock_mhz,
+            sim_build=sim_build,
+        )
+
+
+@dataclass
+class Vectors:
+    """The compile stage's test vectors: integer input codes, golden outputs, QONNX reference outputs (real
+    values), labels (``None`` for random inputs) and what they are."""
+
+    x_int: np.ndarray
+    golden: np.ndarray
+    reference: np.ndarray
+    labels: np.ndarray | None
+    description: str
+
+
+def _inputs(target: Target, qonnx_model, net: Network) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """Float inputs, labels and their description: the recipe's test split, or random codes of the network's
+    input type for a QONNX file."""
+    if target.recipe is not None:
+        dataset = recipe_dataset(target.recipe)
+        return dataset.test.x, dataset.test.y, f"{target.recipe.dataset} test split"
+    rng = np.random.default_rng(0)
+    lo, hi = net.input_type.range
+    codes = rng.integers(lo, hi + 1, size=(RANDOM_VECTORS, int(np.prod(net.input_shape))))
+    if net.input_type.bipolar:
+        codes = np.where(codes > 0, 1, -1)
+    x = (codes * net.input_type.scale).astype(np.float32).reshape(RANDOM_VECTORS, *net.input_shape)
+    return x, None, f"{RANDOM_VECTORS} random inputs of the declared input type"
+
+
+def _save_vectors(path: Path, v: Vectors) -> None:
+    """``vectors.npz``, atomically."""
+    fd, tmp = tempfile.mkstemp(prefix=".vectors.", suffix=".npz", dir=path.parent)
+    os.close(fd)
+    try:
+        labels = v.labels if v.labels is not None else np.zeros(0, dtype=np.int64)
+        np.savez(tmp, x_int=v.x_int, golden=v.golden, reference=v.reference, labels=labels,
+                 description=np.array(v.description))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def compile_target(target: Target, folding: Folding) -> dict:
+    """Run the compile stage for ``target`` at ``folding``; return ``network.json``'s contents.
+
+    Raises :class:`NotExactError` when the integer network differs from the QONNX reference on any input
+    (nothing of this stage is then left behind)."""
+    root = target.paths.root
+    invalidate(root, "compile")
+    qonnx_model = load_qonnx(target.qonnx)
+    hls_model = convert(qonnx_model, target.paths.rtl, folding, clock_mhz=target.clock_mhz)
+    net = hls_model.config.backend.network(hls_model)
+    x, labels, description = _inputs(target, qonnx_model, net)
+    reference = Reference(qonnx_model).run(x)
+    got = net.run_float(x)
+    bad = int((got != reference.reshape(got.shape)).any(axis=1).sum())
+    if bad:
+        raise NotExactError(f"{target.name}: integer network differs from the QONNX reference on {bad} inputs")
+    x_int = net.quantize_input(x)
+    design = hls_model.config.backend.write(hls_model)
+    _save_vectors(root / "vectors.npz", Vectors(x_int, net.run(x_int), reference, labels, description))
+    data = {
+        "model": target.name,
+        "folding": folding.label,
+        "layer_folding": {k: list(v) for k, v in folding.layers.items()},
+        "clock_mhz": target.clock_mhz,
+        "cycles_per_inference_predicted": design.cycles_per_inference,
+        "checks": [{"check": "integer network (golden) == QONNX reference", "vectors": len(x),
+                    "differing_outputs": bad}],
+        "network": network_to_dict(net),
+    }
+    if labels is not None:
+        data["accuracy"] = {"PyTorch / QONNX": {
+            "value": float((reference.reshape(len(x), -1).argmax(1) == labels).mean()),
+            "how": "QONNX reference on the test split (== PyTorch, checked by the export)"}}
+    qonnx_rel = os.path.relpath(target.qonnx.resolve(), root.resolve())
+    write_artefact(root, "network.json", data, [qonnx_rel, "vectors.npz", "rtl/top.v", "rtl/interface.json"])
+    log.info("%s: compiled at folding %s -> %s", target.name, folding.label, root)
+    return data
+
+
+def load_network(root: Path) -> tuple[Network, dict]:
+    """The integer network of the build in ``root`` and ``network.json``'s other fields; refuses a missing or
+    stale ``network.json`` (:class:`~flow.stages.artefacts.StaleError`)."""
+    data = require(root, "network.json", "compile")
+    return network_from_dict(data["network"]), data
+
+
+def load_vectors(root: Path) -> Vectors:
+    """The compile stage's ``vectors.npz`` (check it with :func:`load_network` first)."""
+    with np.load(root / "vectors.npz") as f:
+        labels = f["labels"] if f["labels"].size else None
+        return Vectors(f["x_int"], f["golden"], f["reference"], labels, str(f["description"]))
+

@@ -1,0 +1,90 @@
+"""``qflow synth``: every stage in order for a recipe (or a user's QONNX file).
+
+train (if no checkpoint) -> export + check -> compile (hls4ml, backend qflow-rtl; integer network == QONNX)
+-> simulate (Verilator: whole test split with random stalls, every output compared with ``==``; no-stall run
+for cycles/inference and latency) -> cross-check (hls4ml Vitis C-simulation, three-way) -> estimate (Yosys,
+NAND2 equivalents, energy) -> report. Each stage writes its own artefact and can be re-run alone
+(``qflow compile|simulate|estimate|report``); this function only runs them in order.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flow.compile.folding import Folding
+from flow.errors import QflowError
+from flow.stages.compile import compile_target
+from flow.stages.crosscheck import crosscheck_target
+from flow.stages.estimate import estimate_target
+from flow.stages.progress import Progress
+from flow.stages.report import failed_checks, report_build
+from flow.stages.simulate import STALL_PERCENT, simulate_target
+from flow.stages.target import Target, resolve
+from flow.stages.train import export_recipe, train_recipe
+
+__all__ = ["STALL_PERCENT", "summary_line", "synth"]
+
+log = logging.getLogger(__name__)
+
+
+def summary_line(report: dict, root) -> str:
+    """One line: status, vectors, mismatches, cycles/inference, latency, LUT/FF/DSP, where the report is."""
+    sim, res = report["simulation"], report.get("resources")
+    status = "FAILED" if failed_checks(report) else "ok"
+    return (f"{report['model']}: {status}: {sim['vectors']} vectors, {sim['mismatches_with_stalls']} mismatches "
+            f"(with stalls), {sim['cycles_per_inference_measured']:.2f} cycles/inference, latency "
+            f"{sim['latency_cycles_measured']} cycles"
+            + (f", {res['LUT']} LUT {res['FF']} FF {res['DSP48E1']} DSP" if res else "")
+            + f" -> {root / 'report.md'}")
+
+
+def _steps(target: Target, skip_yosys: bool, skip_hls: bool, skip_asic: bool, activity: int) -> int:
+    """How many progress lines :func:`synth` prints."""
+    steps = 3  # compile, simulate, report
+    steps += 2 if target.recipe is not None else 0  # train, export
+    steps += 0 if skip_hls else 1
+    steps += 0 if skip_yosys else (1 if skip_asic else 2)
+    return steps + (1 if activity > 0 else 0)
+
+
+def _train_and_export(target: Target, bar: Progress) -> None:
+    recipe = target.recipe
+    if recipe is None:
+        return
+    if not target.paths.checkpoint.is_file():
+        bar.run("train (no checkpoint yet)", lambda: train_recipe(recipe, progress=False))
+    else:
+        bar.run("train (checkpoint found, skipped)", lambda: None)
+    bar.run("export to QONNX + check vs PyTorch", lambda: export_recipe(recipe))
+
+
+def synth(model: str, progress: bool = True, skip_yosys: bool = False, stall_percent: int = STALL_PERCENT,
+          folding: Folding | str | int | None = None, skip_hls: bool = False, skip_asic: bool = False,
+          activity: int = 0) -> int:
+    """Run the whole flow for a recipe name/path or a QONNX file; return 0 when every check passes.
+
+    ``folding``: ``"parallel"``, ``"folded"``, a target in cycles per inference or a :class:`Folding`
+    (default: the recipe's; fully parallel for a QONNX file), parsed here before anything runs.
+    ``activity`` > 0 also measures switching-activity energy on that many inputs (:mod:`flow.estimate.activity`).
+    Raises :class:`QflowError` naming the checks that found differing outputs.
+    """
+    target = resolve(model)
+    fold = target.folding(folding)
+    bar = Progress(target.name, _steps(target, skip_yosys, skip_hls, skip_asic, activity), enabled=progress)
+    _train_and_export(target, bar)
+    bar.run(f"compile at folding {fold.label}: hls4ml (backend qflow-rtl) -> integer network == QONNX, Verilog",
+            lambda: compile_target(target, fold))
+    sim = bar.run("build the Verilator model + simulate (== golden, random stalls)",
+                  lambda: simulate_target(target, stall_percent))
+    if not skip_hls:
+        bar.run(f"hls4ml Vitis C-simulation of {sim['vectors']} inferences (three-way comparison)",
+                lambda: crosscheck_target(target))
+    estimate_target(target, yosys=not skip_yosys, asic=not skip_asic, activity=activity,
+                    step=lambda name, fn: bar.run(name, fn))
+    report = bar.run("report", lambda: report_build(target.paths.root))
+    failed = failed_checks(report)
+    log.info("%s", summary_line(report, target.paths.root))
+    if failed:
+        raise QflowError(f"{target.name}: {len(failed)} check(s) found differing outputs: "
+                         + "; ".join(c["check"] for c in failed))
+    return 0
