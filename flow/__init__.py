@@ -5,6 +5,9 @@ Public API (heavy modules load lazily):
 * :mod:`flow.qat` -- quantization presets, quantized layers, datasets, ``train``/``evaluate``.
 * :func:`load_recipe` -- a recipe by name (``models/<name>.py``) or path.
 * :func:`train_recipe`, :func:`export_recipe` -- the stages behind ``qflow train`` / ``qflow export``.
+* :func:`resolve` (a recipe or ``.onnx`` file -> its build target), :class:`Folding`, and the stages
+  :func:`compile_target`, :func:`simulate_target`, :func:`estimate_target`, :func:`report_build`;
+  :func:`synth` runs them all (``qflow synth``).
 * :func:`export_qonnx`, :func:`compare_with_torch` -- Brevitas -> QONNX, and its check.
 * :class:`Reference` -- the fast batched executor of an exported graph.
 """
@@ -24,6 +27,13 @@ _LAZY = {
     "train_recipe": "flow.stages.train",
     "trained_model": "flow.stages.train",
     "export_recipe": "flow.stages.train",
+    "resolve": "flow.stages.target",
+    "Folding": "flow.compile.folding",
+    "compile_target": "flow.stages.compile",
+    "simulate_target": "flow.stages.simulate",
+    "estimate_target": "flow.stages.estimate",
+    "report_build": "flow.stages.report",
+    "synth": "flow.stages.synth",
     "export_qonnx": "flow.export",
     "compare_with_torch": "flow.export",
     "Reference": "flow.reference",

@@ -71,9 +71,10 @@ def _cmd_compile(args: argparse.Namespace) -> int:
     from flow.stages.target import resolve
 
     target = resolve(args.recipe)
+    folding = target.folding(_folding(args))  # a bad folding is refused before anything runs
     if target.recipe is not None and not target.paths.qonnx.is_file():
         raise QflowError(f"{target.paths.qonnx}: missing; run `qflow export {args.recipe}` first")
-    data = compile_target(target, target.folding(_folding(args)))
+    data = compile_target(target, folding)
     print(f"{target.name}: integer network == QONNX reference on {data['checks'][0]['vectors']} inputs, folding "
           f"{data['folding']}, {data['cycles_per_inference_predicted']} cycles/inference (predicted) -> "
           f"{target.paths.rtl}, {target.paths.root / 'network.json'}")

@@ -13,7 +13,7 @@ import numpy as np
 
 from flow.blocks.bits import check_positive, clog2
 from flow.blocks.cost import Resources, carry4, map_memory, mux_luts
-from flow.blocks.spec import BlockSpec, Stream, register_times
+from flow.blocks.spec import passthrough_spec
 from flow.paths import HW_ROOT
 
 __all__ = [
@@ -137,15 +137,4 @@ def estimate_resources(params: AxisFifoParams) -> Resources:
     return Resources(lut=lut, ff=ff, carry4=2 * carry4(aw + 1), bram18=mem.bram18, lutram=mem.lutram)
 
 
-SPEC = BlockSpec(
-    name="axis_fifo",
-    params_type=AxisFifoParams,
-    sources=HW_SOURCES,
-    ports=lambda p: (Stream(1, p.width), Stream(1, p.width)),
-    verilog_parameters=lambda p, mem: p.verilog_parameters(),
-    output_times=lambda p, valid: register_times(valid),
-    cycles=cycles_per_vector,
-    out_beats=lambda p, in_beats: in_beats,
-    latency=latency_cycles,
-    estimate=lambda p, data: estimate_resources(p),
-)
+SPEC = passthrough_spec("axis_fifo", AxisFifoParams, HW_SOURCES, estimate_resources, cycles_per_vector, latency_cycles)

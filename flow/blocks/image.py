@@ -10,9 +10,9 @@ what arrived.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -25,7 +25,7 @@ from flow.blocks.bits import (
     unpack_fields,
     unsigned_range,
 )
-from flow.blocks.spec import Stream
+from flow.blocks.spec import BlockSpec, Stream
 
 __all__ = [
     "ImageParams",
@@ -189,6 +189,26 @@ def check_valid_times(params: ImageParams, input_valid_times: Sequence[int]) -> 
             f"{params.BLOCK}: input_valid_times expected a non-zero multiple of {params.in_beats} beats, got {len(v)}"
         )
     return v
+
+
+def image_spec(name: str, params_type: type, sources: tuple, pipeline_cycles: int,
+               cycles_per_image: Callable[[Any], int], output_valid_times: Callable[[Any, list[int]], list[int]],
+               estimate: Callable[[Any], Any], energy: Callable[[Any, int], Any]) -> BlockSpec:
+    """The :class:`BlockSpec` of an image-stream block: ``SIMD`` elements per beat in and out, no memory file,
+    timing per image scaled by the images an inference brings."""
+    return BlockSpec(
+        name=name,
+        params_type=params_type,
+        sources=sources,
+        ports=image_ports,
+        verilog_parameters=lambda p, mem: p.verilog_parameters(),
+        output_times=output_valid_times,
+        cycles=lambda p, in_beats: cycles_per_image(p) * images_in(p, in_beats),
+        out_beats=lambda p, in_beats: p.out_beats * images_in(p, in_beats),
+        latency=lambda p: pipeline_cycles,
+        estimate=lambda p, data: estimate(p),
+        energy=energy,
+    )
 
 
 def image_ports(params: ImageParams) -> tuple[Stream, Stream]:

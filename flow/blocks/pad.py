@@ -29,13 +29,11 @@ from flow.blocks.image import (
     ImageParams,
     check_inputs,
     check_valid_times,
-    image_ports,
-    images_in,
+    image_spec,
     pack_inputs,
     pack_outputs,
     unpack_outputs,
 )
-from flow.blocks.spec import BlockSpec
 from flow.paths import HW_ROOT
 
 __all__ = [
@@ -235,16 +233,6 @@ def estimate_resources(params: PadParams) -> Resources:
     return Resources(lut=lut, ff=ff, carry4=carry, lutram=queue.lutram)
 
 
-SPEC = BlockSpec(
-    name="pad",
-    params_type=PadParams,
-    sources=HW_SOURCES,
-    ports=image_ports,
-    verilog_parameters=lambda p, mem: p.verilog_parameters(),
-    output_times=output_valid_times,
-    cycles=lambda p, in_beats: cycles_per_image(p) * images_in(p, in_beats),
-    out_beats=lambda p, in_beats: p.out_beats * images_in(p, in_beats),
-    latency=lambda p: PIPELINE_CYCLES,
-    estimate=lambda p, data: estimate_resources(p),
-    energy=lambda p, in_beats: OpEnergy("padding"),
-)
+SPEC = image_spec(name="pad", params_type=PadParams, sources=HW_SOURCES, pipeline_cycles=PIPELINE_CYCLES,
+                  cycles_per_image=cycles_per_image, output_valid_times=output_valid_times,
+                  estimate=estimate_resources, energy=lambda p, in_beats: OpEnergy("padding"))

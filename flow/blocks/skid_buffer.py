@@ -10,7 +10,7 @@ import numpy as np
 
 from flow.blocks.bits import check_positive
 from flow.blocks.cost import Resources
-from flow.blocks.spec import BlockSpec, Stream, register_times
+from flow.blocks.spec import passthrough_spec
 from flow.paths import HW_ROOT
 
 __all__ = [
@@ -74,15 +74,5 @@ def estimate_resources(params: SkidBufferParams) -> Resources:
     return Resources(lut=params.width + 4, ff=2 * params.width + 2)
 
 
-SPEC = BlockSpec(
-    name="skid_buffer",
-    params_type=SkidBufferParams,
-    sources=HW_SOURCES,
-    ports=lambda p: (Stream(1, p.width), Stream(1, p.width)),
-    verilog_parameters=lambda p, mem: p.verilog_parameters(),
-    output_times=lambda p, valid: register_times(valid),
-    cycles=cycles_per_vector,
-    out_beats=lambda p, in_beats: in_beats,
-    latency=latency_cycles,
-    estimate=lambda p, data: estimate_resources(p),
-)
+SPEC = passthrough_spec("skid_buffer", SkidBufferParams, HW_SOURCES, estimate_resources, cycles_per_vector,
+                        latency_cycles)

@@ -21,7 +21,7 @@ from typing import Any
 
 from flow.blocks.cost import OpEnergy, Resources
 
-__all__ = ["BlockSpec", "Stream", "accept_times", "no_energy", "register_times"]
+__all__ = ["BlockSpec", "Stream", "accept_times", "no_energy", "passthrough_spec", "register_times"]
 
 
 @dataclass(frozen=True)
@@ -97,3 +97,21 @@ class BlockSpec:
     def has_memory(self) -> bool:
         """Whether an instance reads a memory file (weights, thresholds)."""
         return self.memory_lines is not None
+
+
+def passthrough_spec(name: str, params_type: type, sources: tuple[Path, ...], estimate: Callable[[Any], Resources],
+                     cycles: Callable[[Any, int], int], latency: Callable[[Any], int]) -> BlockSpec:
+    """The :class:`BlockSpec` of a block that passes ``WIDTH``-bit beats through unchanged (FIFO, skid buffer):
+    one register stage, one beat per cycle, no memory file, no operations counted."""
+    return BlockSpec(
+        name=name,
+        params_type=params_type,
+        sources=sources,
+        ports=lambda p: (Stream(1, p.width), Stream(1, p.width)),
+        verilog_parameters=lambda p, mem: p.verilog_parameters(),
+        output_times=lambda p, valid: register_times(valid),
+        cycles=cycles,
+        out_beats=lambda p, in_beats: in_beats,
+        latency=latency,
+        estimate=lambda p, data: estimate(p),
+    )

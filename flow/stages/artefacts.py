@@ -47,18 +47,18 @@ def digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def write_artefact(root: Path, name: str, data: dict[str, Any], made_from: list[str]) -> Path:
+def write_artefact(root: Path, name: str, data: dict[str, Any], made_from: list[str]) -> dict[str, Any]:
     """Write ``root/name`` (atomically) with ``made_from``: the digests of those inputs (paths relative to
-    ``root``), which must exist."""
+    ``root``), which must exist. Returns what was written."""
     stamps = {}
     for rel in made_from:
         path = root / rel
         if not path.exists():
             raise StaleError(f"{path}: missing while writing {name} (expected it to be made before)")
         stamps[rel] = digest(path)
-    target = root / name
-    write_json(target, {**data, "made_from": stamps})
-    return target
+    written = {**data, "made_from": stamps}
+    write_json(root / name, written)
+    return written
 
 
 def require(root: Path, name: str, stage: str) -> dict[str, Any]:

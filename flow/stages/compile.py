@@ -134,9 +134,8 @@ def compile_target(target: Target, folding: Folding) -> dict:
             "value": float((reference.reshape(len(x), -1).argmax(1) == labels).mean()),
             "how": "QONNX reference on the test split (== PyTorch, checked by the export)"}}
     qonnx_rel = os.path.relpath(target.qonnx.resolve(), root.resolve())
-    write_artefact(root, "network.json", data, [qonnx_rel, "vectors.npz", "rtl/top.v", "rtl/interface.json"])
     log.info("%s: compiled at folding %s -> %s", target.name, folding.label, root)
-    return data
+    return write_artefact(root, "network.json", data, [qonnx_rel, "vectors.npz", "rtl/top.v", "rtl/interface.json"])
 
 
 def load_network(root: Path) -> tuple[Network, dict]:

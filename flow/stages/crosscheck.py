@@ -41,5 +41,4 @@ def crosscheck_target(target: Target) -> dict:
             row["first_differing_layer"] = localize(qonnx_model, settings, vectors.x_int[sample : sample + 1], net)
     data = {"comparisons": rows, "hls_project": str(target.paths.hls), "hls_settings": project.settings,
             "hls_compile_seconds": round(project.compile_seconds or 0.0, 2)}
-    write_artefact(root, "three_way.json", data, ["network.json", "sim_outputs.npz"])
-    return data
+    return write_artefact(root, "three_way.json", data, ["network.json", "sim_outputs.npz"])

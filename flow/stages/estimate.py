@@ -56,8 +56,7 @@ def synth_target(target: Target, asic: bool = True, step: Step = _plain) -> dict
     if asic:
         data["asic"] = step("Yosys generic CMOS synthesis (NAND2 equivalents)",
                             lambda: synth_asic(design.directory, design.sources, design.top))
-    write_artefact(root, "synth.json", data, ["network.json"])
-    return data
+    return write_artefact(root, "synth.json", data, ["network.json"])
 
 
 def energy_target(target: Target, activity: int = 0, step: Step = _plain) -> dict:
@@ -79,5 +78,4 @@ def energy_target(target: Target, activity: int = 0, step: Step = _plain) -> dic
             lambda: measure_activity(net, design, vectors.x_int, vectors.golden, root / "activity", n,
                                      inputs=f"the {vectors.description}"),
         )
-    write_artefact(root, "energy.json", data, ["network.json", "vectors.npz"])
-    return data
+    return write_artefact(root, "energy.json", data, ["network.json", "vectors.npz"])

@@ -85,7 +85,7 @@ def report_build(root: Path) -> dict:
     root = Path(root)
     report, made_from = assemble_report(root)
     invalidate(root, "report")
-    write_artefact(root, "report.json", report, made_from)
+    report = write_artefact(root, "report.json", report, made_from)
     write_text(root / "report.md", report_markdown(report))
     write_html_report(root)  # the same figures as one self-contained page
     return report

@@ -113,5 +113,4 @@ def simulate_target(target: Target, stall_percent: int = STALL_PERCENT, sim_buil
             "value": float((stalled.argmax(1) == vectors.labels).mean()),
             "how": "Verilator simulation of the generated RTL on the test split"}}
     _save_outputs(root / "sim_outputs.npz", stalled)
-    write_artefact(root, "sim.json", sim, ["network.json", "vectors.npz", "sim_outputs.npz"])
-    return sim
+    return write_artefact(root, "sim.json", sim, ["network.json", "vectors.npz", "sim_outputs.npz"])

@@ -1,0 +1,111 @@
+"""The stages one at a time on a user's QONNX file: each writes its artefact, can run alone, refuses a missing
+or stale input, and a re-run removes everything downstream first. Also the typed folding and the saved
+integer network."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from torch import nn
+
+from flow.compile.folding import FoldMode, Folding
+from flow.compile.serialize import network_from_dict, network_to_dict
+from flow.errors import UnsupportedError
+from flow.export import export_qonnx
+from flow.qat import QAct, QLinear, seed_everything
+from flow.stages.artefacts import StaleError, require
+from flow.stages.compile import compile_target, load_network, load_vectors
+from flow.stages.estimate import estimate_target
+from flow.stages.report import report_build
+from flow.stages.simulate import simulate_target
+from flow.stages.target import resolve
+
+
+@pytest.mark.parametrize(("value", "mode", "cycles"), [
+    ("parallel", FoldMode.PARALLEL, None), ("folded", FoldMode.FOLDED, None), ("256", FoldMode.CYCLES, 256),
+    (16, FoldMode.CYCLES, 16), (" folded ", FoldMode.FOLDED, None),
+])
+def test_folding_parses_what_users_write(value, mode, cycles):
+    f = Folding.parse(value)
+    assert (f.mode, f.cycles) == (mode, cycles)
+    assert Folding.parse(f.label) == f  # the label reads back
+
+
+@pytest.mark.parametrize("bad", [0, "", "0", -3, True, 1.5, "fast", None])
+def test_folding_refuses_anything_else_naming_it(bad):
+    with pytest.raises(UnsupportedError, match=r"folding: expected 'parallel', 'folded' or a positive integer"):
+        Folding.parse(bad)
+
+
+def test_folding_layer_overrides_merge():
+    f = Folding.parse(Folding.parse(64, {"fc1": (2, 4)}), {"fc2": (1, 8)})
+    assert (f.cycles, dict(f.layers)) == (64, {"fc1": (2, 4), "fc2": (1, 8)})
+
+
+@pytest.fixture(scope="module")
+def onnx_file(tmp_path_factory):
+    seed_everything(0)
+    model = nn.Sequential(QAct("uint4"), QLinear(32, 16, "int4"), nn.BatchNorm1d(16), QAct("uint4"),
+                          QLinear(16, 10, "int4")).eval()
+    path = tmp_path_factory.mktemp("model") / "tiny.onnx"
+    export_qonnx(model, (32,), path)
+    return path
+
+
+def test_a_layer_override_naming_no_layer_is_refused(onnx_file, build_root):
+    with pytest.raises(UnsupportedError, match=r"override\(s\) \['nope'\] name no dense or convolution layer"):
+        compile_target(resolve(onnx_file), Folding.parse("parallel", {"nope": (1, 1)}))
+
+
+def test_network_json_round_trips_exactly(onnx_file, build_root):
+    target = resolve(onnx_file)
+    compile_target(target, Folding.parse(16))
+    net, data = load_network(target.paths.root)
+    assert data["folding"] == "16" and data["checks"][0]["differing_outputs"] == 0
+    assert network_to_dict(network_from_dict(network_to_dict(net))) == network_to_dict(net)
+    vectors = load_vectors(target.paths.root)
+    assert np.array_equal(net.run(vectors.x_int), vectors.golden)
+    with pytest.raises(ValueError, match="expected format"):
+        network_from_dict({**network_to_dict(net), "format": "other/0"})
+
+
+@pytest.mark.sim
+def test_stages_alone_refuse_stale_inputs_and_clear_downstream(onnx_file, build_root):
+    target = resolve(onnx_file)
+    root = target.paths.root
+    with pytest.raises(StaleError, match=r"network\.json: missing; run `qflow compile` first"):
+        simulate_target(target)
+    compile_target(target, Folding.parse("folded"))
+    sim = simulate_target(target, stall_percent=30)
+    assert sim["mismatches_with_stalls"] == 0 and sim["vectors"] == 1000
+    assert estimate_target(target, yosys=False)[0] is None
+    report = report_build(root)
+    assert [c["differing_outputs"] for c in report["checks"]] == [0, 0, 0]
+    assert set(report["made_from"]) == {"network.json", "sim.json", "energy.json"}
+
+    # Changed vectors: sim.json (made from them) is stale, and the report refuses to present it.
+    vectors = root / "vectors.npz"
+    vectors.write_bytes(vectors.read_bytes() + b"\0")
+    with pytest.raises(StaleError, match=r"network\.json: made from another .*vectors\.npz.* \(stale\)"):
+        report_build(root)
+    with pytest.raises(StaleError, match="stale"):
+        require(root, "sim.json", "simulate")
+
+    # A new compile removes every later artefact before it writes its own.
+    compile_target(target, Folding.parse("parallel"))
+    assert not any((root / name).exists() for name in ("sim.json", "energy.json", "report.json", "report.md"))
+    assert json.loads((root / "network.json").read_text())["folding"] == "parallel"
+    with pytest.raises(StaleError, match=r"sim\.json: missing; run `qflow simulate` first"):
+        report_build(root)
+
+
+@pytest.mark.parametrize("command", ["synth", "compile"])
+def test_cli_refuses_a_bad_folding_before_anything_runs(command, build_root, capsys):
+    from flow.cli import main
+
+    assert main([command, "tfc_w1a1", "--folding", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("qflow: error: folding: expected 'parallel', 'folded' or a positive integer") and "0" in err
+    assert not build_root.exists()  # nothing trained, exported or compiled
