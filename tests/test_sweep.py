@@ -100,7 +100,7 @@ def test_sweep_without_synthesis_one_row_per_folding(tiny, capsys):
 
 def test_sweep_synthesis_is_cached_and_limited(tiny, monkeypatch):
     """Yosys replaced by a counting fake: identical designs synthesize once, big ones are not synthesized."""
-    import flow.rtl.yosys as yosys
+    import flow.stages.sweep as sweep_module
 
     calls = []
 
@@ -109,8 +109,8 @@ def test_sweep_synthesis_is_cached_and_limited(tiny, monkeypatch):
         return {"tool": "fake", "seconds": 0.0, "LUT": 100 + len(calls), "FF": 10, "CARRY4": 0, "DSP48E1": 0,
                 "BRAM18_equivalent": 0, "LUTRAM": 0}
 
-    monkeypatch.setattr(yosys, "synth_xilinx", fake_synth)
-    monkeypatch.setattr(yosys, "yosys_command", lambda: (["fake-yosys"], "fake"))  # its own cache keys
+    monkeypatch.setattr(sweep_module, "synth_xilinx", fake_synth)
+    monkeypatch.setattr(sweep_module, "yosys_command", lambda: (["fake-yosys"], "fake"))  # its own cache keys
     recipe, out = tiny
     first = sweep(str(recipe), ["parallel", "folded", 64, 256], max_synth_lanes=500, progress=False)
     rows = {r["label"]: r for r in first["rows"]}
