@@ -88,7 +88,10 @@ class _OnnxRoundingBatchNorm:
         if self.training or torch.compiler.is_exporting():
             return super().forward(x)
         shape = (1, -1) + (1,) * (x.dim() - 2)
-        a = self.weight * (1.0 / torch.sqrt(self.running_var + self.eps))
+        # sqrt in float64, rounded once to float32: correctly rounded, as onnxruntime's. torch's own float32
+        # sqrt is not on every CPU (measured: it differs in the last bit on some x86 machines).
+        std = torch.sqrt((self.running_var + self.eps).double()).float()
+        a = self.weight * (1.0 / std)
         c = self.bias - self.running_mean * a
         return x * a.reshape(shape) + c.reshape(shape)
 
