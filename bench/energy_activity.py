@@ -20,7 +20,7 @@ from pathlib import Path
 
 from flow.estimate.activity import DEFAULT_INFERENCES, compare_with_operation_model, measure_activity
 from flow.estimate.energy import network_energy
-from flow.export import load_qonnx
+from flow.frontend.graph import load_qonnx
 from flow.io import write_json
 from flow.paths import build_root, recipe_paths
 from flow.recipe import load_recipe

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from flow.export import load_qonnx
+from flow.frontend.graph import load_qonnx
 from flow.recipe import load_recipe
 from flow.reference import Reference
 from flow.stages.train import ensure_exported, recipe_dataset

@@ -243,7 +243,7 @@ def network(build_dir: Path) -> None:
     import tempfile
 
     from flow.estimate.resources import compare
-    from flow.export import load_qonnx
+    from flow.frontend.graph import load_qonnx
     from flow.recipe import load_recipe
     from flow.stages.compile import convert
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flow.export import load_qonnx
+from flow.frontend.graph import load_qonnx
 from flow.io import quiet_stdout
 from flow.recipe import load_recipe
 from flow.reference import Reference

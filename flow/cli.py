@@ -60,7 +60,8 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
     folding = _folding(args)  # a bad folding is refused before anything runs
     status = synth(args.recipe, progress=not args.quiet, skip_yosys=args.no_yosys, folding=folding,
-                   stall_percent=args.stall, skip_hls=args.no_hls, skip_asic=args.no_asic, activity=args.activity)
+                   stall_percent=args.stall, skip_hls=args.no_hls, skip_asic=args.no_asic, activity=args.activity,
+                   inputs=args.inputs)
     root = resolve(args.recipe).paths.root
     print(summary_line(json.loads((root / "report.json").read_text()), root))
     return status
@@ -74,7 +75,7 @@ def _cmd_compile(args: argparse.Namespace) -> int:
     folding = target.folding(_folding(args))  # a bad folding is refused before anything runs
     if target.recipe is not None and not target.paths.qonnx.is_file():
         raise QflowError(f"{target.paths.qonnx}: missing; run `qflow export {args.recipe}` first")
-    data = compile_target(target, folding)
+    data = compile_target(target, folding, args.inputs)
     print(f"{target.name}: integer network == QONNX reference on {data['checks'][0]['vectors']} inputs, folding "
           f"{data['folding']}, {data['cycles_per_inference_predicted']} cycles/inference (predicted) -> "
           f"{target.paths.rtl}, {target.paths.root / 'network.json'}")
@@ -167,7 +168,11 @@ def _stage_options(p: argparse.ArgumentParser, name: str) -> None:
         p.help = "recipe name, recipe .py path, or a QONNX .onnx file (power-of-two quantizers)"
     if name in ("synth", "compile"):
         p.add_argument("--folding", default=None,
-                       help="'parallel', 'folded' or a target cycles/inference (default: the recipe's)")
+                       help="'parallel', 'folded' or a target cycles/inference (default: the recipe's; 'folded' for "
+                            "a .onnx file)")
+        p.add_argument("--inputs", default=None, type=Path, metavar="FILE.npy",
+                       help="inputs to check and simulate on, shaped like the model's input (default: the recipe's "
+                            "test split; 1000 random inputs for a .onnx file)")
     if name in ("synth", "simulate"):
         p.add_argument("--stall", type=int, default=25, help="percent random stalls in the checked run")
     if name in ("synth", "estimate"):

@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from flow.errors import ExportError, NotExactError, UnsupportedError
-from flow.export import compare_outputs, export_qonnx, is_power_of_two, load_qonnx
+from flow.export import compare_outputs, export_qonnx
+from flow.frontend.graph import is_power_of_two, load_qonnx
 from flow.qat import QAct, QLinear
 from flow.recipe import available_recipes, load_recipe
 from flow.reference import Reference

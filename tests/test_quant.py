@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from flow.errors import QuantSpecError
-from flow.export import is_power_of_two
+from flow.frontend.graph import is_power_of_two
 from flow.qat import QAct, QLinear, binary, int_, parse, ternary, uint
 from flow.qat.quant import Kind
 

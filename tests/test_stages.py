@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from torch import nn
 
-from flow.compile.folding import FoldMode, Folding
+from flow.compile.folding import Folding, FoldMode
 from flow.compile.serialize import network_from_dict, network_to_dict
 from flow.errors import UnsupportedError
 from flow.export import export_qonnx

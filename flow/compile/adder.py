@@ -2,7 +2,7 @@
 
 qflow exports adder layers as ``AdderMatMul(x, Quant(W))`` and ``AdderConv(x, Quant(W))`` (domain
 ``flow.qonnx_ops``, :mod:`flow.qonnx_ops`; the convolution in the channels-last form that
-:func:`flow.export.for_hls4ml` makes). :func:`register` teaches hls4ml these nodes, for every backend that
+:func:`flow.frontend.graph.for_hls4ml` makes). :func:`register` teaches hls4ml these nodes, for every backend that
 parses QONNX:
 
 * ONNX handlers turn them into ``AdderMatMul`` / ``AdderConv`` layers (two inputs, like hls4ml's ``MatMul``);
@@ -174,7 +174,7 @@ def _parse_adder_conv(node, input_names, input_shapes, graph) -> dict:
     if layout != "NHWC":
         raise ValueError(
             f"AdderConv node {node.name!r}: expected the channels-last form (data_layout NHWC, made by "
-            f"flow.export.for_hls4ml), got {layout}"
+            f"flow.frontend.graph.for_hls4ml), got {layout}"
         )
     k, s, p = int(attrs["kernel_shape"][0]), int(attrs.get("strides", [1])[0]), int(attrs.get("pads", [0])[0])
     _, h, w, c = (int(d) for d in input_shapes[0])

@@ -343,6 +343,11 @@ class Network:
     input_quantizer: object | None = None  # callable float -> int codes (the graph's own input quantizer)
     # "flat": inputs are vectors; "nchw": images given channels-first (PyTorch), streamed channels-last
     input_layout: str = "flat"
+    # Float ops the host runs before the input quantizer and after the last layer (flow.frontend.host);
+    # None when the accelerator takes the graph's input and gives its output directly. Not saved in
+    # network.json: a loaded network runs on integer codes.
+    input_stage: object | None = None
+    output_stage: object | None = None
 
     @property
     def output_type(self) -> IntType:
@@ -360,7 +365,10 @@ class Network:
         """Float inputs (N, ...) -> integer input codes in stream order, exactly as the graph's quantizer."""
         if self.input_quantizer is None:
             raise ValueError("this network has no input quantizer; feed integer codes")
-        return self.input_quantizer(np.asarray(self.to_stream_order(np.asarray(x, dtype=np.float32))))
+        x = np.asarray(x, dtype=np.float32)
+        if self.input_stage is not None:
+            x = self.input_stage.run(x)
+        return self.input_quantizer(np.asarray(self.to_stream_order(x)))
 
     def run(self, x_int: np.ndarray) -> np.ndarray:
         """Golden integer model: integer input codes (N, features) in stream order -> integer outputs
@@ -374,8 +382,15 @@ class Network:
         return y.reshape(len(x), -1)
 
     def run_float(self, x: np.ndarray) -> np.ndarray:
-        """Float in, float out (outputs times their scale): comparable with the QONNX reference."""
-        return self.run(self.quantize_input(x)).astype(np.float64) * self.output_type.scale
+        """Float in, float out (outputs times their scale, then the host's output stage): comparable with the
+        QONNX reference of the graph the network was made from."""
+        return self.outputs_to_float(self.run(self.quantize_input(x)))
+
+    def outputs_to_float(self, y_int: np.ndarray) -> np.ndarray:
+        """Integer outputs -> real values (times the output scale, exact in float32), through the host's
+        output stage when there is one."""
+        y = np.asarray(y_int).astype(np.float64) * self.output_type.scale
+        return y if self.output_stage is None else self.output_stage.run(y.astype(np.float32))
 
 
 Layer = MatVec | Thresholds | SlidingWindow | MaxPool | Pad | Flatten

@@ -18,7 +18,7 @@ import numpy as np
 
 from flow.compile.network import Network
 from flow.errors import QflowError
-from flow.export import for_hls4ml
+from flow.frontend.graph import for_hls4ml
 from flow.hls.extension import EXACT_FLOW, register
 from flow.io import quiet_stdout
 

@@ -5,7 +5,7 @@
 
 ``AdderConv(x, W)``: AdderNet's convolution, each output pixel ``-sum |window - W[oc]|``; ``W`` is
 ``(OC, C, K, K)`` like ONNX Conv; attributes ``kernel_shape``, ``strides``, ``pads`` (as ONNX Conv, square and
-symmetric) and ``data_layout`` (``"NCHW"`` as exported, ``"NHWC"`` after :func:`flow.export.for_hls4ml`, which
+symmetric) and ``data_layout`` (``"NCHW"`` as exported, ``"NHWC"`` after :func:`flow.frontend.graph.for_hls4ml`, which
 also sets ``out_shape``).
 Exported by :class:`flow.qat.adder.AdderConv2d`.
 

@@ -14,6 +14,12 @@ def _verification(r: dict) -> list[str]:
     lines += ["", "## Verification", "", "| check | vectors | differing outputs |", "|---|---|---|"]
     for c in r["checks"]:
         lines.append(f"| {c['check']} | {c['vectors']} | {c['differing_outputs']} |")
+    host = r.get("host_stages", {})
+    if host.get("input") or host.get("output"):
+        lines += ["", "Host stages (float ops of the model that the host runs with onnxruntime, node by node, as qonnx "
+                  f"does; the accelerator computes everything between): before the input quantizer "
+                  f"{', '.join(host.get('input')) or 'none'}; after the last layer "
+                  f"{', '.join(host.get('output')) or 'none'}."]
     if "three_way" in r:
         tw = r["three_way"]
         lines += [

@@ -67,9 +67,11 @@ def cxx_opt_level(net: Network, sim_build: str = "fast-build") -> str:
     return "-O0" if lanes > BIG_DESIGN_LANES else "-O1"
 
 
-def _initial_config(folding, layer_folding, clock_mhz: float, io_type: str, sim_build: str) -> dict:
+def _initial_config(folding, layer_folding, clock_mhz: float, io_type: str, sim_build: str, frontend=None) -> dict:
     """The backend's initial hls4ml config (``create_initial_config``): the backend options parsed once into a
-    typed :class:`~flow.compile.folding.Folding` under ``"QflowRTL"``."""
+    typed :class:`~flow.compile.folding.Folding` under ``"QflowRTL"``, and the front end's result
+    (:class:`~flow.frontend.prepare.Prepared`, whose host stages the network runs around the accelerator) when
+    the model came through :func:`flow.stages.compile.convert`."""
     if sim_build not in SIM_BUILDS:
         raise ValueError(f"qflow-rtl sim_build: expected one of {SIM_BUILDS}, got {sim_build!r}")
     return {
@@ -82,8 +84,22 @@ def _initial_config(folding, layer_folding, clock_mhz: float, io_type: str, sim_
             "Folding": Folding.parse(folding, layer_folding),
             "ClockMHz": float(clock_mhz),
             "SimBuild": sim_build,
+            "FrontEnd": frontend,
         },
     }
+
+
+def build_network(model) -> Network:
+    """The exact integer network of an hls4ml ``model`` on this backend: lowered with its configured folding's
+    ``layer -> (PE, SIMD)`` table, with the host stages of the front end around it (when it came through
+    :func:`flow.stages.compile.convert`)."""
+    cfg = model.config.config.get("QflowRTL", {})
+    net = lower(model, fold_table(model, cfg.get("Folding", Folding())))
+    frontend = cfg.get("FrontEnd")
+    if frontend is not None:  # the float ops the host runs before and after the accelerator
+        net.input_stage = frontend.input_stage or None
+        net.output_stage = frontend.output_stage or None
+    return net
 
 
 def _backend_class():
@@ -102,9 +118,9 @@ def _backend_class():
         # -- configuration ------------------------------------------------------------------------
         def create_initial_config(
             self, folding="parallel", layer_folding=None, clock_mhz=200.0, io_type="io_stream",
-            sim_build="fast-build", **_
+            sim_build="fast-build", frontend=None, **_
         ):
-            return _initial_config(folding, layer_folding, clock_mhz, io_type, sim_build)
+            return _initial_config(folding, layer_folding, clock_mhz, io_type, sim_build, frontend)
 
         def get_default_flow(self):
             # hls4ml's own QONNX parsing passes; our lowering takes the graph from there (no BN fusion,
@@ -119,8 +135,7 @@ def _backend_class():
             """The exact integer network of ``model``: lowered once with the configured folding's
             ``layer -> (PE, SIMD)`` table, then kept with the model (not by ``id``: ids are reused)."""
             if model not in self._networks:
-                folding = model.config.config.get("QflowRTL", {}).get("Folding", Folding())
-                self._networks[model] = lower(model, fold_table(model, folding))
+                self._networks[model] = build_network(model)
             return self._networks[model]
 
         def design(self, model) -> RtlDesign:
@@ -156,7 +171,7 @@ def _backend_class():
             if x.ndim == 1:
                 x = x[None, :]
             y_int, _ = self.predict_int(model, net.quantize_input(x))
-            return (y_int.astype(np.float64) * net.output_type.scale).astype(np.float32)
+            return net.outputs_to_float(y_int).astype(np.float32)
 
         def build(self, model, **kwargs):
             design = self.design(model)

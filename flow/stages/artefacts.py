@@ -23,7 +23,7 @@ __all__ = ["DOWNSTREAM", "StaleError", "digest", "invalidate", "require", "write
 
 #: What each stage writes, in stage order; a stage invalidates its own and every later stage's artefacts.
 DOWNSTREAM: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("compile", ("rtl", "network.json", "vectors.npz")),
+    ("compile", ("rtl", "network.json", "model.hw.onnx", "vectors.npz")),
     ("simulate", ("sim.json", "sim_outputs.npz")),
     ("crosscheck", ("three_way.json",)),
     ("estimate", ("synth.json", "energy.json")),

@@ -1,9 +1,11 @@
-"""``qflow compile``: QONNX -> hls4ml (backend ``qflow-rtl``) -> the exact integer network and its Verilog.
+"""``qflow compile``: QONNX -> the front end -> hls4ml (backend ``qflow-rtl``) -> the exact integer network and
+its Verilog.
 
-Artefacts: ``rtl/`` (top, ``hw/`` sources, memory files, ``interface.json``), ``network.json`` (the integer
-network, loadable with :func:`load_network`, with its folding and its check against the QONNX reference) and
-``vectors.npz`` (the check's inputs as integer codes, the golden outputs, the QONNX reference outputs and the
-labels: what the simulation and the cross-check run on). Everything downstream is removed first.
+Artefacts: ``rtl/`` (top, ``hw/`` sources, memory files, ``interface.json``); ``network.json`` (the integer
+network, loadable with :func:`load_network`, with its folding, host stages and checks); ``model.hw.onnx``
+(the graph the accelerator computes, after the front end); ``vectors.npz`` (the check's inputs as integer
+codes, the golden outputs, the accelerator graph's QONNX reference outputs and the labels: what the
+simulation and the cross-check run on). Everything downstream is removed first.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from flow.compile import adder
 from flow.compile.folding import Folding
 from flow.compile.network import Network
 from flow.compile.serialize import network_from_dict, network_to_dict
-from flow.errors import NotExactError
-from flow.export import for_hls4ml, load_qonnx
-from flow.io import quiet_stdout
+from flow.errors import NotExactError, QflowError
+from flow.frontend.graph import for_hls4ml, load_qonnx
+from flow.frontend.prepare import Prepared, prepare
+from flow.io import atomic_path, quiet_stdout
 from flow.reference import Reference
 from flow.rtl import backend as rtl_backend
 from flow.stages.artefacts import invalidate, require, write_artefact
@@ -39,7 +42,8 @@ RANDOM_VECTORS = 1000
 
 def convert(qonnx_model, rtl_dir: Path, folding: Folding | str | int = "parallel", layer_folding=None,
             clock_mhz: float = 200.0, sim_build: str = "fast-build"):
-    """QONNX -> hls4ml ModelGraph on the qflow-rtl backend (exact types come from the lowering).
+    """QONNX -> hls4ml ModelGraph on the qflow-rtl backend (exact types come from the lowering), through the
+    front end (:func:`flow.frontend.prepare.prepare`: cleanup, host stages, checks) like every model.
 
     ``folding`` (with ``layer_folding`` overrides ``{layer: (PE, SIMD)}``) is parsed once here
     (:meth:`Folding.parse`) and travels typed in the backend config. ``sim_build``: ``"fast-build"`` (default)
@@ -49,13 +53,14 @@ def convert(qonnx_model, rtl_dir: Path, folding: Folding | str | int = "parallel
 
     rtl_backend.register()
     adder.register()  # not in the entry point: hls4ml is half-imported there
-    qonnx_model = for_hls4ml(qonnx_model)
+    fold = Folding.parse(folding, layer_folding)
+    prepared = prepare(qonnx_model)
+    graph = for_hls4ml(prepared.model)
     with quiet_stdout():
-        config = hls4ml.utils.config_from_onnx_model(qonnx_model, granularity="name", backend="Vitis")
+        config = hls4ml.utils.config_from_onnx_model(graph, granularity="name", backend="Vitis")
         return hls4ml.converters.convert_from_onnx_model(
-            qonnx_model, hls_config=config, backend=rtl_backend.BACKEND_NAME, output_dir=str(rtl_dir),
-            project_name="qflow_accel", folding=Folding.parse(folding, layer_folding), clock_mhz=clock_mhz,
-            sim_build=sim_build,
+            graph, hls_config=config, backend=rtl_backend.BACKEND_NAME, output_dir=str(rtl_dir),
+            project_name="qflow_accel", folding=fold, clock_mhz=clock_mhz, sim_build=sim_build, frontend=prepared,
         )
 
 
@@ -71,19 +76,40 @@ class Vectors:
     description: str
 
 
-def _inputs(target: Target, qonnx_model, net: Network) -> tuple[np.ndarray, np.ndarray | None, str]:
-    """Float inputs, labels and their description: the recipe's test split, or random codes of the network's
-    input type for a QONNX file."""
+def _inputs(target: Target, original, net: Network, inputs: Path | None) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """Float inputs of the user's graph, labels and their description: the recipe's test split; the user's
+    ``inputs`` (``.npy``); or, for a QONNX file, 1000 random inputs -- codes of the input quantizer's type when
+    the graph starts with it, else values of the input's declared qonnx datatype (uniform in [0, 1) for a
+    float input that the host preprocesses)."""
+    if inputs is not None:
+        try:
+            x = np.load(inputs, allow_pickle=False).astype(np.float32)
+        except (OSError, ValueError) as exc:
+            raise QflowError(f"{inputs}: expected a .npy array of inputs, could not read it ({exc})") from exc
+        expected = tuple(d for d in original.get_tensor_shape(original.graph.input[0].name)[1:])
+        if x.shape[1:] != expected:
+            raise QflowError(f"{inputs}: expected inputs of shape (N, {', '.join(map(str, expected))}), "
+                             f"got {x.shape}")
+        return x, None, f"{len(x)} inputs from {inputs}"
     if target.recipe is not None:
         dataset = recipe_dataset(target.recipe)
         return dataset.test.x, dataset.test.y, f"{target.recipe.dataset} test split"
     rng = np.random.default_rng(0)
-    lo, hi = net.input_type.range
-    codes = rng.integers(lo, hi + 1, size=(RANDOM_VECTORS, int(np.prod(net.input_shape))))
-    if net.input_type.bipolar:
-        codes = np.where(codes > 0, 1, -1)
-    x = (codes * net.input_type.scale).astype(np.float32).reshape(RANDOM_VECTORS, *net.input_shape)
-    return x, None, f"{RANDOM_VECTORS} random inputs of the declared input type"
+    if net.input_stage is None:
+        lo, hi = net.input_type.range
+        codes = rng.integers(lo, hi + 1, size=(RANDOM_VECTORS, int(np.prod(net.input_shape))))
+        if net.input_type.bipolar:
+            codes = np.where(codes > 0, 1, -1)
+        x = (codes * net.input_type.scale).astype(np.float32).reshape(RANDOM_VECTORS, *net.input_shape)
+        return x, None, f"{RANDOM_VECTORS} random inputs of the declared input type"
+    name = original.graph.input[0].name
+    shape = (RANDOM_VECTORS, *original.get_tensor_shape(name)[1:])
+    dtype = original.get_tensor_datatype(name)
+    if dtype.is_integer():
+        x = rng.integers(int(dtype.min()), int(dtype.max()) + 1, size=shape).astype(np.float32)
+        return x, None, f"{RANDOM_VECTORS} random inputs of the file's input datatype {dtype.name}"
+    x = rng.random(shape, dtype=np.float32)
+    return x, None, f"{RANDOM_VECTORS} random float inputs uniform in [0, 1) (the host preprocesses them)"
 
 
 def _save_vectors(path: Path, v: Vectors) -> None:
@@ -100,42 +126,66 @@ def _save_vectors(path: Path, v: Vectors) -> None:
         raise
 
 
-def compile_target(target: Target, folding: Folding) -> dict:
-    """Run the compile stage for ``target`` at ``folding``; return ``network.json``'s contents.
+def _checks(target: Target, prepared: Prepared, net: Network, original, x: np.ndarray) -> tuple[list, np.ndarray]:
+    """The compile stage's checks: the integer network against qonnx's execution of the graph the accelerator
+    computes and, when the host runs stages around it, accelerator + host stages against the user's own file.
+    Returns the check rows and the accelerator graph's reference outputs."""
+    hw_in = prepared.input_stage.run(x) if prepared.input_stage else x
+    reference = Reference(prepared.model).run(hw_in)
+    golden = net.run(net.quantize_input(x)).astype(np.float64) * net.output_type.scale
+    bad = int((golden != reference.reshape(golden.shape)).any(axis=1).sum())
+    checks = [{"check": "integer network (golden) == QONNX reference", "vectors": len(x), "differing_outputs": bad}]
+    if prepared.host_stages:
+        final = net.run_float(x)
+        original_out = Reference(original).run(x)
+        bad_file = int((final != original_out.reshape(final.shape)).any(axis=1).sum())
+        checks.append({"check": f"accelerator + host stages == qonnx execution of {target.qonnx.name}",
+                       "vectors": len(x), "differing_outputs": bad_file})
+    failed = [c for c in checks if c["differing_outputs"]]
+    if failed:
+        raise NotExactError(f"{target.name}: " + "; ".join(
+            f"{c['check']}: differs on {c['differing_outputs']} of {c['vectors']} inputs" for c in failed))
+    return checks, reference
 
-    Raises :class:`NotExactError` when the integer network differs from the QONNX reference on any input
-    (nothing of this stage is then left behind)."""
+
+def compile_target(target: Target, folding: Folding, inputs: Path | None = None) -> dict:
+    """Run the compile stage for ``target`` at ``folding`` (on ``inputs``, a ``.npy`` file, when given);
+    return ``network.json``'s contents.
+
+    Raises :class:`NotExactError` when the integer network differs from the QONNX reference on any input, or
+    accelerator + host stages from the user's file (nothing of this stage is then left behind)."""
     root = target.paths.root
     invalidate(root, "compile")
-    qonnx_model = load_qonnx(target.qonnx)
-    hls_model = convert(qonnx_model, target.paths.rtl, folding, clock_mhz=target.clock_mhz)
+    original = load_qonnx(target.qonnx)
+    hls_model = convert(original, target.paths.rtl, folding, clock_mhz=target.clock_mhz)
+    prepared: Prepared = hls_model.config.config["QflowRTL"]["FrontEnd"]
     net = hls_model.config.backend.network(hls_model)
-    x, labels, description = _inputs(target, qonnx_model, net)
-    reference = Reference(qonnx_model).run(x)
-    got = net.run_float(x)
-    bad = int((got != reference.reshape(got.shape)).any(axis=1).sum())
-    if bad:
-        raise NotExactError(f"{target.name}: integer network differs from the QONNX reference on {bad} inputs")
+    x, labels, description = _inputs(target, original, net, inputs)
+    checks, reference = _checks(target, prepared, net, original, x)
     x_int = net.quantize_input(x)
     design = hls_model.config.backend.write(hls_model)
     _save_vectors(root / "vectors.npz", Vectors(x_int, net.run(x_int), reference, labels, description))
+    with atomic_path(root / "model.hw.onnx") as tmp:
+        prepared.model.save(str(tmp))
     data = {
         "model": target.name,
+        "source": str(target.qonnx),
         "folding": folding.label,
         "layer_folding": {k: list(v) for k, v in folding.layers.items()},
         "clock_mhz": target.clock_mhz,
         "cycles_per_inference_predicted": design.cycles_per_inference,
-        "checks": [{"check": "integer network (golden) == QONNX reference", "vectors": len(x),
-                    "differing_outputs": bad}],
+        "host_stages": prepared.describe(),
+        "checks": checks,
         "network": network_to_dict(net),
     }
     if labels is not None:
         data["accuracy"] = {"PyTorch / QONNX": {
-            "value": float((reference.reshape(len(x), -1).argmax(1) == labels).mean()),
+            "value": float((net.run_float(x).reshape(len(x), -1).argmax(1) == labels).mean()),
             "how": "QONNX reference on the test split (== PyTorch, checked by the export)"}}
-    qonnx_rel = os.path.relpath(target.qonnx.resolve(), root.resolve())
+    source = os.path.relpath(target.qonnx.resolve(), root.resolve())
     log.info("%s: compiled at folding %s -> %s", target.name, folding.label, root)
-    return write_artefact(root, "network.json", data, [qonnx_rel, "vectors.npz", "rtl/top.v", "rtl/interface.json"])
+    return write_artefact(root, "network.json", data,
+                          [source, "model.hw.onnx", "vectors.npz", "rtl/top.v", "rtl/interface.json"])
 
 
 def load_network(root: Path) -> tuple[Network, dict]:

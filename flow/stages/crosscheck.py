@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from flow.export import load_qonnx
+from flow.frontend.graph import load_qonnx
 from flow.hls.verify import localize, pairwise, run_csim
 from flow.stages.artefacts import invalidate, require, write_artefact
 from flow.stages.compile import load_network, load_vectors
@@ -29,7 +29,7 @@ def crosscheck_target(target: Target) -> dict:
     with np.load(root / "sim_outputs.npz") as f:
         rtl = f["stalled"]
     invalidate(root, "crosscheck")
-    qonnx_model = load_qonnx(target.qonnx)
+    qonnx_model = load_qonnx(target.paths.root / "model.hw.onnx")  # the graph the accelerator computes
     settings = target.hls_settings
     project, csim = run_csim(qonnx_model, vectors.x_int, target.paths.hls, settings)
     outputs = {"QONNX reference": outputs_as_codes(vectors.reference, net.output_type.scale), "HLS C-sim": csim,
@@ -41,4 +41,4 @@ def crosscheck_target(target: Target) -> dict:
             row["first_differing_layer"] = localize(qonnx_model, settings, vectors.x_int[sample : sample + 1], net)
     data = {"comparisons": rows, "hls_project": str(target.paths.hls), "hls_settings": project.settings,
             "hls_compile_seconds": round(project.compile_seconds or 0.0, 2)}
-    return write_artefact(root, "three_way.json", data, ["network.json", "sim_outputs.npz"])
+    return write_artefact(root, "three_way.json", data, ["network.json", "model.hw.onnx", "sim_outputs.npz"])

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from flow.errors import QflowError
-from flow.export import load_qonnx
+from flow.frontend.graph import load_qonnx
 from flow.hls.verify import localize, pairwise, require_equal, run_csim
 from flow.io import write_json
 from flow.paths import recipe_paths

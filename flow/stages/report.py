@@ -45,6 +45,8 @@ def assemble_report(root: Path) -> tuple[dict, list[str]]:
         "machine": f"{platform.machine()} {platform.system()}",
         "clock_mhz": network["clock_mhz"],
         "folding": network["folding"],
+        "source": network.get("source"),
+        "host_stages": network.get("host_stages", {"input": [], "output": []}),
         "checks": _export_check(root) + network["checks"] + sim["checks"],
         "accuracy": {**network.get("accuracy", {}), **sim.get("accuracy", {})},
         "simulation": {k: v for k, v in sim.items() if k not in strip},

@@ -31,7 +31,7 @@ from flow.compile.folding import Folding as TypedFolding
 from flow.compile.network import MatVec
 from flow.errors import QflowError, UnsupportedError
 from flow.estimate.energy import network_energy
-from flow.export import load_qonnx
+from flow.frontend.graph import load_qonnx
 from flow.io import write_json, write_text
 from flow.recipe import load_recipe
 from flow.report import svg

@@ -10,6 +10,7 @@ NAND2 equivalents, energy) -> report. Each stage writes its own artefact and can
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from flow.compile.folding import Folding
 from flow.errors import QflowError
@@ -60,12 +61,14 @@ def _train_and_export(target: Target, bar: Progress) -> None:
 
 def synth(model: str, progress: bool = True, skip_yosys: bool = False, stall_percent: int = STALL_PERCENT,
           folding: Folding | str | int | None = None, skip_hls: bool = False, skip_asic: bool = False,
-          activity: int = 0) -> int:
+          activity: int = 0, inputs: Path | None = None) -> int:
     """Run the whole flow for a recipe name/path or a QONNX file; return 0 when every check passes.
 
     ``folding``: ``"parallel"``, ``"folded"``, a target in cycles per inference or a :class:`Folding`
     (default: the recipe's; fully parallel for a QONNX file), parsed here before anything runs.
-    ``activity`` > 0 also measures switching-activity energy on that many inputs (:mod:`flow.estimate.activity`).
+    ``inputs``: a ``.npy`` array of inputs to check and simulate on (default: the recipe's test split, or
+    random inputs for a QONNX file). ``activity`` > 0 also measures switching-activity energy on that many
+    inputs (:mod:`flow.estimate.activity`).
     Raises :class:`QflowError` naming the checks that found differing outputs.
     """
     target = resolve(model)
@@ -73,7 +76,7 @@ def synth(model: str, progress: bool = True, skip_yosys: bool = False, stall_per
     bar = Progress(target.name, _steps(target, skip_yosys, skip_hls, skip_asic, activity), enabled=progress)
     _train_and_export(target, bar)
     bar.run(f"compile at folding {fold.label}: hls4ml (backend qflow-rtl) -> integer network == QONNX, Verilog",
-            lambda: compile_target(target, fold))
+            lambda: compile_target(target, fold, inputs))
     sim = bar.run("build the Verilator model + simulate (== golden, random stalls)",
                   lambda: simulate_target(target, stall_percent))
     if not skip_hls:

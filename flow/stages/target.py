@@ -31,10 +31,11 @@ class Target:
         return self.recipe.hardware.clock_mhz if self.recipe is not None else 200.0
 
     def folding(self, override: object = None) -> Folding:
-        """``override`` (a user's folding) or the recipe's default; fully parallel for a QONNX file."""
+        """``override`` (a user's folding) or the recipe's default; ``"folded"`` for a QONNX file (as for recipes:
+        fully parallel designs of real networks take Yosys far longer)."""
         if self.recipe is not None:
             return self.recipe.hardware.folding(override)
-        return Folding.parse("parallel" if override is None else override)
+        return Folding.parse("folded" if override is None else override)
 
     @property
     def hls_settings(self) -> dict:

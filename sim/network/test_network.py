@@ -220,7 +220,7 @@ def test_recipe_whole_test_split_in_cocotb(recipe_name, per_vector, tmp_path):
     stalls on both sides (LeNet-5: the first 167 images, what the harness memory holds; ``qflow synth`` runs
     all 1000 in chunks), and a sample in per-vector mode (100 vectors; 5 images for LeNet-5, whose 14,512
     cycles per image make Python-driven beats slow)."""
-    from flow.export import load_qonnx
+    from flow.frontend.graph import load_qonnx
     from flow.recipe import load_recipe
     from flow.stages.compile import convert
     from flow.stages.train import ensure_exported, recipe_dataset

@@ -1,0 +1,85 @@
+"""The one front end: every model, a recipe's export or a user's own QONNX file, goes through :func:`prepare`
+before hls4ml sees it.
+
+Steps, in order: qonnx cleanup (constant folding, shapes, datatypes, readable names) with ``Gemm`` lowered to
+``MatMul`` (+ ``Add``); the host stages cut off (:mod:`flow.frontend.host`: the reshapes and elementwise ops
+by constants before the first quantizer, the elementwise ops by constants after the last layer); ``Sub`` by a
+constant rewritten as ``Add`` of its negation and ``Div`` by a power of two as ``Mul`` by its inverse (both
+exact; a ``Div`` by any other constant between layers is refused, naming the node); then the supported-op
+check and the exactness check (every quantizer scale a power of two, zero point 0). Each refusal is an
+:class:`~flow.errors.UnsupportedError` / :class:`~flow.errors.NotExactError` naming the node, what was
+expected and what arrived.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+from onnx import numpy_helper
+
+from flow.errors import NotExactError
+from flow.frontend.graph import check_exact, check_supported, clean, is_power_of_two
+from flow.frontend.host import HostStage, split_host_stages
+
+__all__ = ["Prepared", "prepare"]
+
+
+@dataclass
+class Prepared:
+    """A model ready for hls4ml: the graph the accelerator computes and the host stages around it."""
+
+    model: object  # qonnx ModelWrapper
+    input_stage: HostStage
+    output_stage: HostStage
+
+    @property
+    def host_stages(self) -> bool:
+        """Whether the host computes anything around the accelerator."""
+        return bool(self.input_stage) or bool(self.output_stage)
+
+    def describe(self) -> dict[str, list[str]]:
+        return {"input": self.input_stage.describe(), "output": self.output_stage.describe()}
+
+
+def _replace_initializer(model, name: str, value: np.ndarray) -> str:
+    new = model.make_new_valueinfo_name()
+    model.graph.initializer.append(numpy_helper.from_array(np.asarray(value, dtype=np.float32), new))
+    return new
+
+
+def rewrite_sub_div(model) -> None:
+    """``Sub(x, c)`` -> ``Add(x, -c)``; ``Div(x, c)`` -> ``Mul(x, 1/c)`` where ``c`` is a power of two (both
+    exact in float32). Raises :class:`NotExactError` naming a ``Div`` by another constant, or a ``Sub``/``Div``
+    whose constant is its first operand."""
+    for node in model.graph.node:
+        if node.op_type not in ("Sub", "Div"):
+            continue
+        const = model.get_initializer(node.input[1]) if len(node.input) == 2 else None
+        if const is None:
+            raise NotExactError(f"{node.op_type} node {node.name!r}: expected x {node.op_type} constant between "
+                                "layers, got a computed second operand (or a constant first operand)")
+        if node.op_type == "Sub":
+            node.op_type, value = "Add", -np.asarray(const, dtype=np.float32)
+        elif is_power_of_two(np.abs(const)):
+            node.op_type, value = "Mul", (1.0 / np.asarray(const, dtype=np.float64)).astype(np.float32)
+        else:
+            raise NotExactError(
+                f"Div node {node.name!r}: expected a division by a power of two between layers (exact as a "
+                f"multiplication), got {np.ravel(const)[:4]}; such a division is only supported before the first "
+                "quantizer or after the last layer, where the host computes it"
+            )
+        node.input[1] = _replace_initializer(model, node.input[1], value)
+
+
+def prepare(model) -> Prepared:
+    """Run the front end on a QONNX ``ModelWrapper`` (not modified); see the module docstring."""
+    work = clean(copy.deepcopy(model))
+    check_supported(work, check_ops=False)  # a float model is refused before anything is cut
+    input_stage, output_stage = split_host_stages(work)
+    rewrite_sub_div(work)
+    work = clean(work)
+    check_supported(work)
+    check_exact(work)
+    return Prepared(work, input_stage, output_stage)
