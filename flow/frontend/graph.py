@@ -146,7 +146,7 @@ def load_qonnx(path: str | Path):
     compat.apply()
     path = Path(path)
     if not path.is_file():
-        raise ExportError(f"{path}: QONNX file not found (run 'qflow export' first)")
+        raise ExportError(f"{path}: QONNX file not found (a recipe's comes from 'qflow export <recipe>')")
     try:
         proto = onnx.load(str(path))
         onnx.checker.check_model(proto)
