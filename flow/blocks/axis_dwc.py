@@ -175,20 +175,23 @@ def estimate_resources(params: DwcParams) -> Resources:
 
 # ---------------------------------------------------------------------------------------------- the block spec
 def output_times(params: DwcParams, valid: list[int]) -> list[int]:
-    """Equal widths: a wire. Packing ``k`` input beats into one output beat: valid the cycle after the k-th is
-    accepted. Splitting each input beat into ``k`` output beats: one per cycle, from the cycle after it."""
+    """Equal widths: a wire. Otherwise per group of ``MID`` elements: the up stage (``K_UP > 1``) makes the group
+    the cycle after its last input beat is accepted (a wire when ``K_UP == 1``); the down stage (``K_DN > 1``)
+    sends its ``K_DN`` slices one per cycle from the cycle after it takes the group, and takes the next group
+    when its last slice leaves."""
     a, b = params.in_elems, params.out_elems
     if a == b:
         return list(valid)
     accepted = accept_times(valid)
-    if b % a == 0:
-        k = b // a
-        return [accepted[i + k - 1] + 1 for i in range(0, len(accepted), k)]
-    k = a // b
+    k_up, k_dn = params.k_up, params.k_down
     out: list[int] = []
-    for t in accepted:
-        start = max(t + 1, out[-1] + 1) if out else t + 1
-        out.extend(start + j for j in range(k))
+    for last in accepted[k_up - 1 :: k_up]:
+        group = last + (1 if k_up > 1 else 0)
+        if k_dn == 1:
+            out.append(group)
+        else:
+            start = max(group + 1, out[-1] + 1) if out else group + 1
+            out.extend(start + j for j in range(k_dn))
     return out
 
 

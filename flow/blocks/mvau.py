@@ -158,7 +158,7 @@ def pack_inputs(x: np.ndarray, params: MvauParams) -> list[int]:
     """Input beats for a batch ``(batch, MW)``: ``batch*SF`` words of ``SIMD*IN_BITS`` bits, in order."""
     params.validate()
     x = check_x(x, params)
-    if params.mode == MvauMode.XNOR:
+    if params.mode in (MvauMode.XNOR, MvauMode.BIPOLAR_X):
         enc = (x > 0).astype(np.int64)
     else:
         enc = encode(x, params.in_bits, params.in_signed, "mvau: x")

@@ -104,7 +104,8 @@ def _term_bits(params: MvauParams) -> int:
     """``TW`` of ``mvau_dot.v``: the exact width of one term."""
     ext = max(params.in_bits if params.in_signed else params.in_bits + 1, params.w_bits)
     return {MvauMode.XNOR: 1, MvauMode.MAC: params.in_bits + params.w_bits,
-            MvauMode.BIPOLAR_W: params.in_bits + 1, MvauMode.ADDER: ext + 1}[params.mode]
+            MvauMode.BIPOLAR_W: params.in_bits + 1, MvauMode.ADDER: ext + 1,
+            MvauMode.BIPOLAR_X: params.w_bits + 1}[params.mode]
 
 
 def resource_features(params: MvauParams, weights: np.ndarray | None = None) -> dict[str, float]:
@@ -141,8 +142,10 @@ def resource_features(params: MvauParams, weights: np.ndarray | None = None) -> 
             f["mac_const"] = st.csd_digits * (p.in_bits + 1)
         elif not uses_dsp(p):
             f["mac_pp"], f["mac_tree"] = terms * p.in_bits * p.w_bits, terms * tw
-    elif p.mode == MvauMode.BIPOLAR_W:
-        f["bip_const" if const else "bip_var"] = terms * (p.in_bits + 1)
+    elif p.mode in (MvauMode.BIPOLAR_W, MvauMode.BIPOLAR_X):
+        # +-x or +-w: a conditional negation of a TW-bit term. BIPOLAR_X shares BIPOLAR_W's fitted coefficients
+        # (not calibrated on its own points: its estimate is rougher).
+        f["bip_const" if const else "bip_var"] = terms * tw
     else:
         f["add_const" if const else "add_var"] = terms * tw
     f["acc"] = p.pe * p.acc_bits if p.sf > 1 else 0
@@ -163,7 +166,8 @@ def carry4_features(params: MvauParams, weights: np.ndarray | None = None) -> di
     sw = max(tw + 1, p.acc_bits)
     terms = p.pe * p.simd * carry4(tw)
     kind = "const" if p.weight_depth == 1 else "var"
-    mode = {MvauMode.MAC: "mac", MvauMode.BIPOLAR_W: "bip", MvauMode.ADDER: "add"}.get(p.mode)
+    mode = {MvauMode.MAC: "mac", MvauMode.BIPOLAR_W: "bip", MvauMode.BIPOLAR_X: "bip",
+            MvauMode.ADDER: "add"}.get(p.mode)
     f = {f"{m}4_{k}": 0.0 for m in ("mac", "bip", "add") for k in ("var", "const")}
     if mode == "mac" and kind == "const" and not uses_dsp(p):
         f["mac4_const"] = _weight_stats(p, weights).csd_digits  # one shifted copy of x added per CSD digit

@@ -24,6 +24,7 @@ class MvauMode(IntEnum):
     MAC = 1  #: x integer (IN_BITS, signed or not), w signed W_BITS: y = sum x*w
     BIPOLAR_W = 2  #: w bipolar, x integer: y = sum +-x
     ADDER = 3  #: AdderNet, x integer, w signed: y = -sum |x - w|
+    BIPOLAR_X = 4  #: x bipolar (1-bit code, bit 1 = +1), w signed W_BITS: y = sum +-w
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ class MvauParams:
     @property
     def x_range(self) -> tuple[int, int]:
         """Inclusive range of input element values."""
-        if self.mode == MvauMode.XNOR:
+        if self.mode in (MvauMode.XNOR, MvauMode.BIPOLAR_X):
             return -1, 1
         return signed_range(self.in_bits) if self.in_signed else unsigned_range(self.in_bits)
 
@@ -98,8 +99,8 @@ class MvauParams:
             raise ValueError(f"mvau: pe expected a divisor of mh={self.mh}, got {self.pe}")
         if self.mw % self.simd:
             raise ValueError(f"mvau: simd expected a divisor of mw={self.mw}, got {self.simd}")
-        if self.mode == MvauMode.XNOR and self.in_bits != 1:
-            raise ValueError(f"mvau: in_bits expected 1 for mode XNOR, got {self.in_bits}")
+        if self.mode in (MvauMode.XNOR, MvauMode.BIPOLAR_X) and self.in_bits != 1:
+            raise ValueError(f"mvau: in_bits expected 1 for mode {self.mode.name}, got {self.in_bits}")
         if self.mode in (MvauMode.XNOR, MvauMode.BIPOLAR_W) and self.w_bits != 1:
             raise ValueError(f"mvau: w_bits expected 1 for mode {self.mode.name}, got {self.w_bits}")
         if self.mode == MvauMode.XNOR and self.acc_bits < 2:
@@ -138,7 +139,7 @@ def check_x(x: np.ndarray, params: MvauParams) -> np.ndarray:
     x = np.asarray(x, dtype=np.int64)
     if x.ndim != 2 or x.shape[1] != params.mw:
         raise ValueError(f"mvau: x expected shape (batch, mw={params.mw}), got {x.shape}")
-    if params.mode == MvauMode.XNOR:
+    if params.mode in (MvauMode.XNOR, MvauMode.BIPOLAR_X):
         _check_bipolar(x, "mvau: x")
     else:
         check_range(x, *params.x_range, "mvau: x")

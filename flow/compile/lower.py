@@ -160,11 +160,8 @@ class _Lowering:
             return MvauMode.XNOR, 1
         if w_bipolar:
             return MvauMode.BIPOLAR_W, 1
-        if in_type.bipolar:
-            raise UnsupportedError(
-                f"layer {layer.name!r}: bipolar inputs with k-bit weights are not mapped; "
-                "use binary weights or a k-bit input quantizer"
-            )
+        if in_type.bipolar:  # +-1 inputs, k-bit weights: each term is +w or -w
+            return MvauMode.BIPOLAR_X, int(layer.weights["weight"].type.precision.width)
         return MvauMode.MAC, int(layer.weights["weight"].type.precision.width)
 
     def close_chain(self) -> None:

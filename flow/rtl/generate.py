@@ -196,10 +196,8 @@ class _Planner:
         a, b, bits = self.cur.elems, elems, self.cur.elem_bits
         if a == b:
             return
-        if a % b and b % a:
-            raise UnsupportedError(
-                f"layer {layer!r}: {b} elements per beat and the previous block's {a} must divide one another"
-            )
+        # Any pair of widths: the converter goes through lcm(a, b) elements, which divides the elements per
+        # inference (a and b both do).
         self.add(BLOCKS["axis_dwc"], axis_dwc.DwcParams(a, b, bits), f"dwc_{index}",
                  f"width converter {a} -> {b} elements of {bits} bits", layer)
 

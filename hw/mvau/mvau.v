@@ -14,6 +14,7 @@
 //   1 MAC       : x IN_BITS (signed if IN_SIGNED), w W_BITS signed, y = sum x*w
 //   2 BIPOLAR_W : w 1-bit bipolar, x as in MAC, y = sum (w ? x : -x)
 //   3 ADDER     : x as in MAC, w W_BITS signed, y = -sum |x - w|
+//   4 BIPOLAR_X : x 1-bit bipolar, w W_BITS signed, y = sum (x ? w : -w)
 //
 // Dataflow: the stream is read once per vector, during fold nf = 0; the beats are stored in an input
 // buffer (SF words, only when NF > 1) that folds nf > 0 read back. The issue stage registers the input
@@ -84,15 +85,16 @@ module mvau #(
                 $finish;
             end
         end
-        if (MODE < 0 || MODE > 3) begin : g_bad_mode
+        if (MODE < 0 || MODE > 4) begin : g_bad_mode
             initial begin
-                $display("ERROR: mvau: MODE=%0d, expected 0 (XNOR), 1 (MAC), 2 (BIPOLAR_W) or 3 (ADDER)", MODE);
+                $display("ERROR: mvau: MODE=%0d, expected 0 (XNOR), 1 (MAC), 2 (BIPOLAR_W), 3 (ADDER) or 4 (BIPOLAR_X)",
+                         MODE);
                 $finish;
             end
         end
-        if ((MODE == 0 && IN_BITS != 1) || ((MODE == 0 || MODE == 2) && W_BITS != 1)) begin : g_bad_bits
+        if (((MODE == 0 || MODE == 4) && IN_BITS != 1) || ((MODE == 0 || MODE == 2) && W_BITS != 1)) begin : g_bad_bits
             initial begin
-                $display("ERROR: mvau: MODE=%0d needs W_BITS=1 (and IN_BITS=1 for XNOR), got W_BITS=%0d IN_BITS=%0d",
+                $display("ERROR: mvau: MODE=%0d needs W_BITS=1 (XNOR, BIPOLAR_W) and IN_BITS=1 (XNOR, BIPOLAR_X), got W_BITS=%0d IN_BITS=%0d",
                          MODE, W_BITS, IN_BITS);
                 $finish;
             end

@@ -6,6 +6,7 @@
 //   MODE 1 MAC       : x*w                          (x IN_BITS, signed if IN_SIGNED; w W_BITS signed)
 //   MODE 2 BIPOLAR_W : w ? x : -x                   (w 1-bit)
 //   MODE 3 ADDER     : -|x - w|
+//   MODE 4 BIPOLAR_X : x ? w : -w                   (x 1-bit: bit 1 = +1, bit 0 = -1)
 // Element s of x at bits [s*IN_BITS +: IN_BITS], of w at [s*W_BITS +: W_BITS].
 //
 // The sums are loops on purpose. Verilator keeps a loop of more than 64 iterations (its default
@@ -35,7 +36,8 @@ module mvau_dot #(
     // exact term widths: product IN+W bits; +-x IN+1 bits; x - w needs EXT+1 bits where EXT holds both
     // operands signed (x gains a bit when unsigned)
     localparam integer EXT = imax((IN_SIGNED != 0) ? IN_BITS : IN_BITS + 1, W_BITS);
-    localparam integer TW  = (MODE == 0) ? 1 : (MODE == 1) ? IN_BITS + W_BITS : (MODE == 2) ? IN_BITS + 1 : EXT + 1;
+    localparam integer TW  = (MODE == 0) ? 1 : (MODE == 1) ? IN_BITS + W_BITS : (MODE == 2) ? IN_BITS + 1
+                           : (MODE == 4) ? W_BITS + 1 : EXT + 1;
     // terms are sign-extended (or wrapped) to SW = max(TW+1, ACC_BITS) bits and summed mod 2^SW
     localparam integer SW  = imax(TW + 1, ACC_BITS);
 
@@ -88,6 +90,8 @@ module mvau_dot #(
                         t = xv * wv;                 // signed, natural operand widths, exact in TW bits
                     end else if (MODE == 2) begin
                         t = wv[0] ? xs : -xs;        // +-x
+                    end else if (MODE == 4) begin
+                        t = x[s*IN_BITS] ? ws : -ws; // +-w
                     end else begin
                         t = xs - ws;                 // exact: both fit EXT bits signed
                         t = t[TW-1] ? t : -t;        // -|x - w|

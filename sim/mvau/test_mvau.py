@@ -62,7 +62,7 @@ def params_from_dut(dut) -> MvauParams:
 def random_inputs(params: MvauParams, W: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` vectors: first the ones reaching the min and max of two random channels, then random ones."""
     lo, hi = params.x_range
-    if params.mode == MvauMode.XNOR:
+    if params.mode in (MvauMode.XNOR, MvauMode.BIPOLAR_X):
         x = rng.choice(np.array([-1, 1]), size=(n, params.mw))
     else:
         x = rng.integers(lo, hi + 1, size=(n, params.mw))
@@ -143,7 +143,7 @@ def _case(
     return pytest.param(params, vectors, id=name)
 
 
-X, M, B, A = MvauMode.XNOR, MvauMode.MAC, MvauMode.BIPOLAR_W, MvauMode.ADDER
+X, M, B, A, BX = MvauMode.XNOR, MvauMode.MAC, MvauMode.BIPOLAR_W, MvauMode.ADDER, MvauMode.BIPOLAR_X
 CASES = [
     _case("xnor_32x16_pe4_simd8", X, 32, 16, 4, 8),
     _case("xnor_784x64_full", X, 784, 64, 64, 784, vectors=30),
@@ -156,6 +156,9 @@ CASES = [
     _case("bipw_u4_10x5_full", B, 10, 5, 5, 10, in_bits=4),
     _case("adder_u4w5_16x8_pe2_simd4", A, 16, 8, 2, 4, in_bits=4, w_bits=5),
     _case("adder_s3w3_6x4_full", A, 6, 4, 4, 6, in_bits=3, in_signed=True, w_bits=3),
+    _case("bipx_w4_20x6_pe2_simd5", BX, 20, 6, 2, 5, w_bits=4),
+    _case("bipx_w2_8x4_full", BX, 8, 4, 4, 8, w_bits=2),
+    _case("bipx_w3_12x3_pe1_simd1", BX, 12, 3, 1, 1, w_bits=3),
 ]
 
 

@@ -23,6 +23,7 @@ MVAU_PARAMS = [
     MvauParams(mw=9, mh=3, pe=1, simd=3, mode=MvauMode.BIPOLAR_W, in_bits=3, in_signed=True, w_bits=1, acc_bits=7),
     MvauParams(mw=6, mh=4, pe=2, simd=1, mode=MvauMode.ADDER, in_bits=4, in_signed=False, w_bits=5, acc_bits=9),
     MvauParams(mw=6, mh=4, pe=4, simd=6, mode=MvauMode.ADDER, in_bits=3, in_signed=True, w_bits=3, acc_bits=8),
+    MvauParams(mw=10, mh=4, pe=2, simd=5, mode=MvauMode.BIPOLAR_X, in_bits=1, in_signed=True, w_bits=4, acc_bits=8),
 ]
 
 
@@ -31,7 +32,7 @@ def _mvau_id(p: MvauParams) -> str:
 
 
 def _mvau_values(p: MvauParams, rng: np.random.Generator, batch: int = 5) -> tuple[np.ndarray, np.ndarray]:
-    if p.mode == MvauMode.XNOR:
+    if p.mode in (MvauMode.XNOR, MvauMode.BIPOLAR_X):
         x = rng.choice([-1, 1], size=(batch, p.mw))
     else:
         x = rng.integers(p.x_range[0], p.x_range[1] + 1, size=(batch, p.mw))
@@ -89,7 +90,8 @@ def test_mvau_stream_layout(p: MvauParams) -> None:
     assert len(beats) == 3 * p.sf
     for b, sf, s in itertools.product(range(3), range(p.sf), range(p.simd)):
         v = int(x[b, sf * p.simd + s])
-        code = int(v > 0) if p.mode == MvauMode.XNOR else v & ((1 << p.in_bits) - 1)
+        bipolar = p.mode in (MvauMode.XNOR, MvauMode.BIPOLAR_X)  # bit 1 = +1, bit 0 = -1
+        code = int(v > 0) if bipolar else v & ((1 << p.in_bits) - 1)
         assert (beats[b * p.sf + sf] >> (s * p.in_bits)) & ((1 << p.in_bits) - 1) == code
     p = MvauParams(**{**p.__dict__, "acc_bits": mvau.required_acc_bits(W, p)})
     y = mvau.golden(x, W, p)
@@ -164,7 +166,8 @@ def test_mvau_flip_flops_match_the_rtl_registers(params, ff):
 
 @pytest.mark.parametrize("mode", list(MvauMode))
 def test_mvau_luts_grow_with_pe_and_simd(mode):
-    bits = {MvauMode.XNOR: (1, 1), MvauMode.MAC: (4, 4), MvauMode.BIPOLAR_W: (4, 1), MvauMode.ADDER: (4, 4)}[mode]
+    bits = {MvauMode.XNOR: (1, 1), MvauMode.MAC: (4, 4), MvauMode.BIPOLAR_W: (4, 1), MvauMode.ADDER: (4, 4),
+            MvauMode.BIPOLAR_X: (1, 4)}[mode]
 
     def lut(pe, simd):
         return mvau.estimate_resources(mvau_params(64, 16, pe, simd, mode, *bits, acc=12)).lut
