@@ -51,6 +51,10 @@ def _folding(args: argparse.Namespace):
     """``--folding`` parsed at the edge (``None``: the recipe's default)."""
     from flow.compile.folding import Folding
 
+    if args.target_cycles is not None:
+        if args.folding is not None:
+            raise QflowError("--folding and --target-cycles: expected one of them, got both")
+        return Folding.parse(args.target_cycles)
     return None if args.folding is None else Folding.parse(args.folding)
 
 
@@ -170,6 +174,8 @@ def _stage_options(p: argparse.ArgumentParser, name: str) -> None:
         p.add_argument("--folding", default=None,
                        help="'parallel', 'folded' or a target cycles/inference (default: the recipe's; 'folded' for "
                             "a .onnx file)")
+        p.add_argument("--target-cycles", default=None, metavar="N",
+                       help="the fewest resources meeting N cycles per inference (the same as --folding N)")
         p.add_argument("--inputs", default=None, type=Path, metavar="FILE.npy",
                        help="inputs to check and simulate on, shaped like the model's input (default: the recipe's "
                             "test split; 1000 random inputs for a .onnx file)")

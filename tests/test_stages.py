@@ -109,3 +109,14 @@ def test_cli_refuses_a_bad_folding_before_anything_runs(command, build_root, cap
     err = capsys.readouterr().err
     assert err.startswith("qflow: error: folding: expected 'parallel', 'folded' or a positive integer") and "0" in err
     assert not build_root.exists()  # nothing trained, exported or compiled
+
+
+def test_cli_target_cycles_is_a_cycle_folding_and_excludes_folding(build_root, capsys):
+    from flow.cli import _folding, build_parser, main
+    from flow.compile.folding import FoldMode
+
+    args = build_parser().parse_args(["compile", "tfc_w1a1", "--target-cycles", "256"])
+    assert (_folding(args).mode, _folding(args).cycles) == (FoldMode.CYCLES, 256)
+    assert main(["compile", "tfc_w1a1", "--target-cycles", "0"]) == 2
+    assert main(["compile", "tfc_w1a1", "--folding", "folded", "--target-cycles", "64"]) == 2
+    assert "expected one of them, got both" in capsys.readouterr().err
