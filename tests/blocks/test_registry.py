@@ -10,6 +10,7 @@ import pytest
 
 from flow.blocks.axis_dwc import DwcParams
 from flow.blocks.axis_fifo import AxisFifoParams
+from flow.blocks.gap import GapParams
 from flow.blocks.maxpool import MaxpoolParams
 from flow.blocks.mvau import MvauMode, MvauParams
 from flow.blocks.pad import PadParams
@@ -28,6 +29,7 @@ EXAMPLE_PARAMS = {
     "swg": SwgParams(12, 12, 6, 3, 5, 1, 4, signed=True),
     "maxpool": MaxpoolParams(8, 10, 3, 1, 3, 5, False),
     "pad": PadParams(5, 6, 4, 2, 1, 1, 1, 1, 4),
+    "gap": GapParams(4, 4, 8, 2, 4, True),
     "axis_dwc": DwcParams(in_elems=4, out_elems=2, elem_bits=3),
     "axis_fifo": AxisFifoParams(width=8, depth=16),
     "skid_buffer": SkidBufferParams(width=8),
