@@ -3,8 +3,9 @@
 ``export_qonnx(model, input_shape, path)`` writes one self-contained ``.onnx`` file (no external data):
 Brevitas' QONNX export, qonnx cleanup (constant folding, unique readable names, shapes, datatypes),
 every ``Gemm`` rewritten as ``Transpose`` + ``MatMul`` (+ ``Add``) because hls4ml does not take Gemm
-(qonnx 1.0's own ``GemmToMatMul`` crashes on bias-free Gemm), then checked for exactness (every quantizer
-scale a power of two). ``compare_with_torch`` runs both on a whole split and counts differing outputs.
+(qonnx 1.0's own ``GemmToMatMul`` crashes on bias-free Gemm), then checked by the front end every model goes
+through (:func:`flow.frontend.prepare.prepare`: supported ops, every quantizer scale a power of two).
+``compare_with_torch`` runs both on a whole split and counts differing outputs.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from torch import nn
 
 from flow import compat
 from flow.errors import ExportError
-from flow.frontend.graph import check_exact, check_supported, clean
+from flow.frontend.graph import clean
+from flow.frontend.prepare import prepare
 from flow.io import atomic_path, quiet_stdout
 from flow.qat.train import predict
 from flow.reference import Reference
@@ -48,8 +50,7 @@ def export_qonnx(model: nn.Module, input_shape: tuple[int, ...], path: str | Pat
             raise ExportError(f"Brevitas QONNX export of {type(model).__name__} failed: {exc}") from exc
         proto = onnx.load(str(raw), load_external_data=True)
     wrapper = clean(ModelWrapper(proto))
-    check_supported(wrapper)
-    check_exact(wrapper)
+    prepare(wrapper)  # the front end's checks, on a copy: refused here, not at compile time
     with atomic_path(path) as tmp_path:
         wrapper.save(str(tmp_path))
     log.info("wrote %s (%d nodes)", path, len(wrapper.graph.node))

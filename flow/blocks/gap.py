@@ -61,8 +61,9 @@ class GapParams(ImageParams):
 
     @property
     def out_bits(self) -> int:
-        """Width of a sum: ``ELEM_BITS + clog2(IFM_H*IFM_W)`` holds every sum exactly."""
-        return self.elem_bits + clog2(self.pixels)
+        """Width of a sum, two's complement: ``ELEM_BITS + clog2(IFM_H*IFM_W)``, one more for unsigned inputs
+        (the sums are read as signed by the thresholds after them), holds every sum exactly."""
+        return self.elem_bits + clog2(self.pixels) + (0 if self.signed else 1)
 
     @property
     def out_shape(self) -> tuple[int, int, int]:
@@ -92,8 +93,8 @@ def pack_inputs(x: np.ndarray, params: GapParams) -> list[int]:
 def pack_outputs(y: np.ndarray, params: GapParams) -> list[int]:
     """Output beats the hardware sends for sums ``y`` ``(N, 1, 1, CH)``: ``CF`` words of ``SIMD*OUT_BITS``."""
     params.validate()
-    y = check_images(GapParams(1, 1, params.ch, params.simd, params.out_bits, params.signed), y, "y", (1, 1, params.ch))
-    enc = encode(y, params.out_bits, params.signed, "gap: y")
+    y = check_images(GapParams(1, 1, params.ch, params.simd, params.out_bits, True), y, "y", (1, 1, params.ch))
+    enc = encode(y, params.out_bits, True, "gap: y")
     return pack_fields(enc.reshape(-1, params.simd), params.out_bits)
 
 
@@ -102,7 +103,7 @@ def unpack_outputs(beats: Sequence[int], params: GapParams) -> np.ndarray:
     params.validate()
     if len(beats) % params.cf:
         raise ValueError(f"gap: output beats expected a multiple of cf={params.cf}, got {len(beats)}")
-    vals = unpack_fields(list(beats), params.simd, params.out_bits, signed=params.signed)
+    vals = unpack_fields(list(beats), params.simd, params.out_bits, signed=True)
     return vals.reshape(-1, 1, 1, params.ch)
 
 

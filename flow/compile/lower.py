@@ -20,7 +20,18 @@ import numpy as np
 
 from flow.blocks.mvau import MvauMode
 from flow.compile.chain import Chain, is_quant_activation, search_thresholds, verify_thresholds
-from flow.compile.network import Flatten, Image, IntType, MatVec, MaxPool, Network, Pad, SlidingWindow, Thresholds
+from flow.compile.network import (
+    Flatten,
+    GlobalPool,
+    Image,
+    IntType,
+    MatVec,
+    MaxPool,
+    Network,
+    Pad,
+    SlidingWindow,
+    Thresholds,
+)
 from flow.compile.weights import acc_interval, adder_interval, layer_weights, signed_bits_for
 from flow.errors import NotExactError, UnsupportedError
 
@@ -106,7 +117,10 @@ class _Lowering:
 
     # -- shared steps -------------------------------------------------------------------------------
     def ready_input(self, layer) -> IntType:
-        """The quantized input type of a weight/pool layer (its chain must be closed)."""
+        """The quantized input type of a weight/pool layer (its chain must be closed). A global pooling's exact
+        sums may feed the next layer directly (no quantizer between)."""
+        if self.pending is not None and isinstance(self.pending[0], GlobalPool) and not self.chain.steps:
+            self.pending = None
         if self.chain.steps:
             raise UnsupportedError(
                 f"layer {layer.name!r}: expected a quantizer before this layer, found only {self.chain.names}"
@@ -300,6 +314,35 @@ class _Lowering:
         pool = MaxPool(layer.name, self.image, k, simd=producer_pe, elem_type=in_type)
         self.net.layers.append(pool)
         self.image = pool.ofm
+
+    @handles("GlobalPooling2D")
+    def global_pool(self, layer) -> None:
+        """Global average pooling: the exact per-channel sum (block ``gap``); a power-of-two pixel count is a scale
+        of the sum, exact. The sums feed the next layer, or thresholds when a quantizer follows."""
+        in_type = self.ready_input(layer)
+        op = str(layer.get_attr("pool_op", "Average") or "Average")
+        if self.image is None or op.lower() != "average":
+            raise UnsupportedError(f"layer {layer.name!r}: only global average pooling of a feature map is mapped, "
+                                   f"got {op}")
+        pixels = self.image.pixels
+        if pixels & (pixels - 1):
+            raise UnsupportedError(
+                f"layer {layer.name!r}: global average pooling over {self.image.h}x{self.image.w} = {pixels} pixels: "
+                "only a power-of-two pixel count is mapped so far (the average is then exact as a scale)"
+            )
+        if in_type.bipolar:
+            raise UnsupportedError(f"layer {layer.name!r}: global average pooling of bipolar (+-1) inputs is not "
+                                   "mapped; use a k-bit activation before it")
+        producer_pe = next((x.pe for x in reversed(self.net.layers) if hasattr(x, "pe")), 1)
+        pool = GlobalPool(layer.name, self.image, producer_pe, in_type, pixels.bit_length() - 1)
+        self.net.layers.append(pool)
+        lo, hi = in_type.range
+        channels = self.image.c
+        self.pending = (pool, np.full(channels, lo * pixels), np.full(channels, hi * pixels))
+        self.chain = Chain(layer.name)
+        self.current_type = pool.out_type
+        self.image = Image(1, 1, channels)
+        self.chw_flatten = None  # 1 x 1 pixels: channels-first and channels-last are the same order
 
     @handles("Reshape")
     def reshape(self, layer) -> None:

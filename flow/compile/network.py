@@ -15,7 +15,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from flow.blocks import maxpool, mvau, pad, swg, thresholding
+from flow.blocks import gap, maxpool, mvau, pad, swg, thresholding
 from flow.blocks.mvau import MvauMode, MvauParams
 
 
@@ -259,8 +259,53 @@ class Pad(_ImageLayer):
                 f"{self.ifm.h}x{self.ifm.w}x{self.ifm.c}")
 
 
+@dataclass(frozen=True)
+class GlobalPool(_ImageLayer):
+    """Global average pooling over ``2**shift`` pixels: the exact per-channel sum, read with ``shift`` more
+    fraction bits (the average, exactly): (N, H*W, C) -> (N, 1, C). Block: ``gap``."""
+
+    block: ClassVar[str] = "gap"
+
+    name: str
+    ifm: Image
+    simd: int
+    elem_type: IntType
+    shift: int
+
+    @property
+    def ofm(self) -> Image:
+        return Image(1, 1, self.ifm.c)
+
+    @property
+    def params(self) -> gap.GapParams:
+        return gap.GapParams(ifm_h=self.ifm.h, ifm_w=self.ifm.w, ch=self.ifm.c, simd=self.simd,
+                             elem_bits=self.elem_type.bits, signed=self.elem_type.signed)
+
+    # what the thresholds after it need, as after a matrix-vector layer
+    @property
+    def acc_bits(self) -> int:
+        return self.params.out_bits
+
+    @property
+    def out_frac(self) -> int:
+        return self.elem_type.frac + self.shift
+
+    @property
+    def pe(self) -> int:
+        return self.simd
+
+    vectors: ClassVar[int] = 1
+
+    @property
+    def out_type(self) -> IntType:
+        return IntType(self.acc_bits, True, self.out_frac)
+
+    def describe(self) -> str:
+        return f"{self.name}: global average pool of {self.ifm.h}x{self.ifm.w}x{self.ifm.c} (sum, 2^-{self.shift})"
+
+
 #: The golden model of each image block, as ``f(images (N, H, W, C) of codes, params)``.
-BLOCK_GOLDEN = {"swg": swg.golden, "maxpool": maxpool.golden, "pad": pad.golden}
+BLOCK_GOLDEN = {"swg": swg.golden, "maxpool": maxpool.golden, "pad": pad.golden, "gap": gap.golden}
 
 
 @dataclass(frozen=True)
@@ -393,4 +438,4 @@ class Network:
         return y if self.output_stage is None else self.output_stage.run(y.astype(np.float32))
 
 
-Layer = MatVec | Thresholds | SlidingWindow | MaxPool | Pad | Flatten
+Layer = MatVec | Thresholds | SlidingWindow | MaxPool | Pad | GlobalPool | Flatten

@@ -13,14 +13,25 @@ from typing import Any
 import numpy as np
 
 from flow.blocks.mvau import MvauMode
-from flow.compile.network import Flatten, Image, IntType, MatVec, MaxPool, Network, Pad, SlidingWindow, Thresholds
+from flow.compile.network import (
+    Flatten,
+    GlobalPool,
+    Image,
+    IntType,
+    MatVec,
+    MaxPool,
+    Network,
+    Pad,
+    SlidingWindow,
+    Thresholds,
+)
 
 __all__ = ["FORMAT", "network_from_dict", "network_to_dict"]
 
 #: Version tag of the layout; a file of another version is refused.
 FORMAT = "qflow-network/1"
 
-_LAYERS = {cls.__name__: cls for cls in (MatVec, Thresholds, SlidingWindow, MaxPool, Pad, Flatten)}
+_LAYERS = {cls.__name__: cls for cls in (MatVec, Thresholds, SlidingWindow, MaxPool, Pad, GlobalPool, Flatten)}
 
 
 def _encode(value: Any) -> Any:

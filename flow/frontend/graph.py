@@ -36,6 +36,7 @@ SUPPORTED_OPS = frozenset(
     {
         "Quant", "BipolarQuant", "MatMul", "Add", "Mul", "BatchNormalization", "Relu",
         "Reshape", "Flatten", "Conv", "MaxPool", "Transpose", "Identity", "Pad", "AdderMatMul", "AdderConv",
+        "GlobalAveragePool",
     }
 )
 

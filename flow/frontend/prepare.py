@@ -17,7 +17,7 @@ import copy
 from dataclasses import dataclass
 
 import numpy as np
-from onnx import numpy_helper
+from onnx import helper, numpy_helper
 
 from flow.errors import NotExactError
 from flow.frontend.graph import check_exact, check_supported, clean, is_power_of_two
@@ -73,12 +73,31 @@ def rewrite_sub_div(model) -> None:
         node.input[1] = _replace_initializer(model, node.input[1], value)
 
 
+def rewrite_spatial_mean(model) -> None:
+    """``ReduceMean`` over the spatial axes (2, 3) of an NCHW tensor, keeping them (what torch exports for
+    ``AdaptiveAvgPool2d(1)``) -> ``GlobalAveragePool``: the same function."""
+    for node in model.graph.node:
+        if node.op_type != "ReduceMean":
+            continue
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        axes = attrs.get("axes")
+        if axes is None and len(node.input) > 1:
+            axes = model.get_initializer(node.input[1])
+        rank = len(model.get_tensor_shape(node.input[0]) or [])
+        if rank == 4 and axes is not None and sorted(int(a) % 4 for a in np.ravel(axes)) == [2, 3] \
+                and int(attrs.get("keepdims", 1)) == 1:
+            node.op_type = "GlobalAveragePool"
+            del node.input[1:]
+            del node.attribute[:]
+
+
 def prepare(model) -> Prepared:
     """Run the front end on a QONNX ``ModelWrapper`` (not modified); see the module docstring."""
     work = clean(copy.deepcopy(model))
     check_supported(work, check_ops=False)  # a float model is refused before anything is cut
     input_stage, output_stage = split_host_stages(work)
     rewrite_sub_div(work)
+    rewrite_spatial_mean(work)
     work = clean(work)
     check_supported(work)
     check_exact(work)

@@ -6,8 +6,9 @@
 // Input : images of IFM_H x IFM_W pixels x CH channels, channels-last, pixel by pixel, each pixel CF = CH/SIMD
 //         beats; element s of beat cf (channel cf*SIMD + s) at bits [s*ELEM_BITS +: ELEM_BITS], signed if
 //         SIGNED. Images follow each other with no gap or marker.
-// Output: one pixel of CH sums per image, CF beats of SIMD sums, each OUT_BITS wide (two's complement if
-//         SIGNED, else unsigned); OUT_BITS = ELEM_BITS + clog2(IFM_H*IFM_W) holds every sum exactly.
+// Output: one pixel of CH sums per image, CF beats of SIMD sums, each OUT_BITS wide in two's complement (for
+//         unsigned inputs too: the thresholds after it compare signed); OUT_BITS = ELEM_BITS +
+//         clog2(IFM_H*IFM_W) (+1 for unsigned inputs) holds every sum exactly.
 //
 // One word of partial sums per channel fold (CF words of SIMD*OUT_BITS, asynchronous read: distributed RAM):
 // each input beat reads its word, adds its elements (or starts it, on the first pixel) and writes it back; on
@@ -24,7 +25,7 @@ module gap #(
     parameter integer SIMD      = 2,
     parameter integer ELEM_BITS = 4,
     parameter integer SIGNED    = 1,
-    parameter integer OUT_BITS  = ELEM_BITS + $clog2(IFM_H * IFM_W)
+    parameter integer OUT_BITS  = ELEM_BITS + $clog2(IFM_H * IFM_W) + ((SIGNED != 0) ? 0 : 1)
 ) (
     input  wire                        clk,
     input  wire                        rst_n,
@@ -43,9 +44,10 @@ module gap #(
     localparam integer OW     = SIMD * OUT_BITS;
 
     generate
-        if (SIMD < 1 || CH % SIMD != 0 || ELEM_BITS < 1 || OUT_BITS < ELEM_BITS + $clog2(PIXELS)) begin : g_bad
+        if (SIMD < 1 || CH % SIMD != 0 || ELEM_BITS < 1
+            || OUT_BITS < ELEM_BITS + $clog2(PIXELS) + ((SIGNED != 0) ? 0 : 1)) begin : g_bad
             initial begin
-                $display("ERROR: gap: need SIMD | CH (CH=%0d, SIMD=%0d) and OUT_BITS >= ELEM_BITS + clog2(%0d) (got %0d)",
+                $display("ERROR: gap: need SIMD | CH (CH=%0d, SIMD=%0d), OUT_BITS >= ELEM_BITS + clog2(%0d) (+1 unsigned), got %0d",
                          CH, SIMD, PIXELS, OUT_BITS);
                 $finish;
             end

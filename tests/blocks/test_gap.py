@@ -63,10 +63,11 @@ def test_validate_names_the_parameter() -> None:
         GapParams(2, 2, 6, 4, 4, True).validate()
     with pytest.raises(ValueError, match="gap: ifm_h expected a positive integer"):
         GapParams(0, 2, 6, 3, 4, True).validate()
+    assert GapParams(8, 8, 4, 1, 4, False).out_bits == 4 + 6 + 1  # unsigned inputs: sums read as signed
 
 
 def test_estimate_grows_with_lanes() -> None:
     small, wide = gap.estimate_resources(GapParams(8, 8, 16, 1, 4, False)), gap.estimate_resources(
         GapParams(8, 8, 16, 16, 4, False))
     assert wide.lut > small.lut and wide.ff > small.ff
-    assert SPEC.energy(GapParams(8, 8, 16, 16, 4, False), 64).ops == {"add": {"10b": 64 * 16}}
+    assert SPEC.energy(GapParams(8, 8, 16, 16, 4, False), 64).ops == {"add": {"11b": 64 * 16}}

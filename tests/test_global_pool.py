@@ -1,0 +1,47 @@
+"""Global average pooling from a Brevitas model to RTL: torch exports ``AdaptiveAvgPool2d(1)`` as ``ReduceMean``
+over the spatial axes, the front end reads it as ``GlobalAveragePool``, the lowering maps it to the ``gap``
+block (exact sum, power-of-two pixel count as a scale), directly into a dense layer or through thresholds
+when a quantizer follows; the RTL equals the golden network under random stalls."""
+
+from __future__ import annotations
+
+import pytest
+from torch import nn
+
+from flow.compile.folding import Folding
+from flow.errors import UnsupportedError
+from flow.export import export_qonnx
+from flow.qat import QAct, QConv2d, QLinear, seed_everything
+from flow.stages.compile import compile_target, load_network
+from flow.stages.simulate import simulate_target
+from flow.stages.target import resolve
+
+
+def _cnn(size: int, quantize_pool: bool) -> nn.Module:
+    seed_everything(0)
+    tail = [QAct("uint4")] if quantize_pool else []
+    return nn.Sequential(QAct("uint4"), QConv2d(1, 8, 3, weight="int4"), nn.BatchNorm2d(8), QAct("uint4"),
+                         nn.AdaptiveAvgPool2d(1), *tail, nn.Flatten(), QLinear(8, 3, weight="int4")).eval()
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize(("quantize_pool", "folding"), [(False, "folded"), (True, "parallel")],
+                         ids=["sum_into_dense", "thresholds_after_pool"])
+def test_global_average_pool_is_exact_in_rtl(quantize_pool, folding, tmp_path, build_root):
+    path = tmp_path / "gap_cnn.onnx"
+    export_qonnx(_cnn(10, quantize_pool), (1, 10, 10), path)  # 3x3 conv: 8x8 = 64 pixels pooled
+    target = resolve(path)
+    compile_target(target, Folding.parse(folding))
+    net, _ = load_network(target.paths.root)
+    kinds = [type(layer).__name__ for layer in net.layers]
+    assert "GlobalPool" in kinds
+    assert (kinds[kinds.index("GlobalPool") + 1] == "Thresholds") == quantize_pool
+    sim = simulate_target(target, stall_percent=40)
+    assert (sim["mismatches_with_stalls"], sim["mismatches_without_stalls"]) == (0, 0)
+
+
+def test_a_pixel_count_that_is_not_a_power_of_two_is_refused(tmp_path, build_root):
+    path = tmp_path / "gap9.onnx"
+    export_qonnx(_cnn(5, False), (1, 5, 5), path)  # 3x3 conv on 5x5: 3x3 = 9 pixels
+    with pytest.raises(UnsupportedError, match=r"global average pooling over 3x3 = 9 pixels: only a power-of-two"):
+        compile_target(resolve(path), Folding.parse("folded"))
