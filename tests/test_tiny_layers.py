@@ -1,7 +1,10 @@
-"""Global average pooling from a Brevitas model to RTL: torch exports ``AdaptiveAvgPool2d(1)`` as ``ReduceMean``
-over the spatial axes, the front end reads it as ``GlobalAveragePool``, the lowering maps it to the ``gap``
-block (exact sum, power-of-two pixel count as a scale), directly into a dense layer or through thresholds
-when a quantizer follows; the RTL equals the golden network under random stalls."""
+"""Layers of today's tiny models, from a Brevitas model to RTL.
+
+Global average pooling: torch exports ``AdaptiveAvgPool2d(1)`` as ``ReduceMean`` over the spatial axes, the
+front end reads it as ``GlobalAveragePool``, the lowering maps it to the ``gap`` block (exact sum, power-of-two
+pixel count as a scale), directly into a dense layer or through thresholds when a quantizer follows. Strided,
+padded and 1x1 convolutions go through the sliding-window generator. The RTL equals the golden network under
+random stalls."""
 
 from __future__ import annotations
 
@@ -45,3 +48,22 @@ def test_a_pixel_count_that_is_not_a_power_of_two_is_refused(tmp_path, build_roo
     export_qonnx(_cnn(5, False), (1, 5, 5), path)  # 3x3 conv on 5x5: 3x3 = 9 pixels
     with pytest.raises(UnsupportedError, match=r"global average pooling over 3x3 = 9 pixels: only a power-of-two"):
         compile_target(resolve(path), Folding.parse("folded"))
+
+
+@pytest.mark.sim
+def test_strided_padded_and_pointwise_convolutions_are_exact(tmp_path, build_root):
+    """A stride-2 3x3 convolution with padding 1, a 1x1 convolution and a global average pool (the shapes of
+    ResNet-8 / MobileNet stages, without the residual and depthwise parts): RTL == golden under stalls."""
+    seed_everything(0)
+    model = nn.Sequential(QAct("uint4"), QConv2d(1, 8, 3, weight="int4", stride=2, padding=1), nn.BatchNorm2d(8),
+                          QAct("uint4"), QConv2d(8, 16, 1, weight="int4"), nn.BatchNorm2d(16), QAct("uint4"),
+                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), QLinear(16, 4, weight="int4")).eval()
+    path = tmp_path / "strided.onnx"
+    export_qonnx(model, (1, 16, 16), path)
+    target = resolve(path)
+    compile_target(target, Folding.parse("folded"))
+    net, _ = load_network(target.paths.root)
+    swgs = [(layer.k, layer.stride) for layer in net.layers if type(layer).__name__ == "SlidingWindow"]
+    assert swgs == [(3, 2), (1, 1)]
+    sim = simulate_target(target, stall_percent=40)
+    assert (sim["mismatches_with_stalls"], sim["mismatches_without_stalls"]) == (0, 0)
