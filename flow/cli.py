@@ -15,13 +15,14 @@ log = logging.getLogger("flow.cli")
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from flow.paths import recipe_paths
     from flow.recipe import load_recipe
     from flow.stages.train import train_recipe
 
     recipe = load_recipe(args.recipe)
     result = train_recipe(recipe, progress=not args.quiet)
     print(f"{recipe.name}: test accuracy {result.test_accuracy:.4f} after {result.epochs} epochs "
-          f"({result.seconds:.1f} s) -> build/{recipe.name}/model.pt")
+          f"({result.seconds:.1f} s) -> {recipe_paths(recipe.name).checkpoint}")
     return 0
 
 
@@ -155,14 +156,16 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
+    from flow.paths import build_root
     from flow.stages.sweep import DEFAULT_FOLDINGS, parse_foldings, sweep, sweep_table
 
     foldings = parse_foldings(args.foldings) if args.foldings else list(DEFAULT_FOLDINGS)
     summary = sweep(args.recipe, foldings, synth=not args.no_synth, simulate=args.simulate,
                     max_synth_lanes=args.max_synth_lanes, yosys_timeout=args.yosys_timeout, progress=not args.quiet)
     print(sweep_table(summary))
+    out = build_root() / summary["model"] / "sweep"
     print(f"{summary['model']}: {len(summary['rows'])} foldings in {summary['seconds']} s, Pareto-optimal: "
-          f"{', '.join(summary['pareto']) or 'none'} -> build/{summary['model']}/sweep/ (sweep.md, pareto.svg)")
+          f"{', '.join(summary['pareto']) or 'none'} -> {out} (sweep.md, pareto.svg)")
     return 0
 
 
@@ -263,6 +266,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except QflowError as exc:
         print(f"qflow: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a read-only or full disk, a missing tool: the file and the system's reason
+        where = exc.filename or (exc.args[0] if exc.args else "")
+        print(f"qflow: error: {where}: {exc.strerror or exc} (errno {exc.errno})", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("qflow: interrupted", file=sys.stderr)

@@ -34,7 +34,6 @@ a layout, and every net gets the same C.
 from __future__ import annotations
 
 import logging
-import subprocess
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from flow import proc
 from flow.estimate.activity_build import MAX_TRACED_ARRAY, ActivityError, build, prepare, reset_release_cycles
 from flow.estimate.saif import Saif, read_saif
 from flow.rtl.backend import cxx_opt_level
@@ -201,10 +201,10 @@ def _simulate(net, design, x: np.ndarray, golden: np.ndarray, directory: Path, s
                       tag="activity", plusargs=(f"+saif={SAIF_FULL}", f"+tracemap={TRACE_MAP}"))
     got = unpack_output_words(net, run.words)
     differing = int((got != golden.reshape(got.shape)).any(axis=1).sum())
-    result = subprocess.run(
+    result = proc.run(
         [str((directory / "obj" / "Vqflow_harness").resolve()), "+in=activity_stimulus.bin",
          "+out=activity_start_outputs.bin", f"+n={n}", f"+saif={SAIF_START}", f"+saif_until={start_cycle}"],
-        cwd=directory, capture_output=True, text=True)
+        cwd=directory)
     if result.returncode != 0 or not (directory / SAIF_START).is_file():
         raise ActivityError(f"{directory}: window-start run failed (exit {result.returncode}): "
                             f"{(result.stdout + result.stderr).strip()[-500:]}")

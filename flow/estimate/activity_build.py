@@ -18,9 +18,9 @@ import hashlib
 import json
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
+from flow import proc
 from flow.errors import QflowError
 from flow.io import write_json, write_text
 from flow.rtl.generate import TEMPLATES
@@ -204,7 +204,7 @@ TRACE_ARGS = ("--trace-saif", "--trace-max-width", str(1 << 24), "--trace-max-ar
 
 def trace_map_header() -> str:
     """``obj/verilated_saif_c.h``: Verilator's header (by absolute path) followed by :data:`TRACE_MAP_HOOK`."""
-    result = subprocess.run([verilator_executable(), "--getenv", "VERILATOR_ROOT"], capture_output=True, text=True)
+    result = proc.run([verilator_executable(), "--getenv", "VERILATOR_ROOT"])
     real = Path(result.stdout.strip()) / "include" / "verilated_saif_c.h"
     if result.returncode != 0 or not real.is_file():
         raise ActivityError(f"verilated_saif_c.h not found under 'verilator --getenv VERILATOR_ROOT' "

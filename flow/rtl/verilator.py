@@ -6,13 +6,13 @@ import logging
 import os
 import re
 import shutil
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from flow import proc
 from flow.errors import QflowError
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ def build_harness(rtl_dir: Path, sources: list[str], opt: str = "-O1", jobs: int
         main,
         "harness_io.cpp",
     ]
-    result = subprocess.run(cmd, cwd=rtl_dir, env=_env(), capture_output=True, text=True)
+    result = proc.run(cmd, cwd=rtl_dir, env=_env())
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
         raise SimulationError(f"{rtl_dir}: Verilator build failed:\n{tail}")
@@ -192,7 +192,7 @@ def run_harness(
         f"+seed={seed}",
         *plusargs,
     ]
-    result = subprocess.run(cmd, cwd=rtl_dir, capture_output=True, text=True)
+    result = proc.run(cmd, cwd=rtl_dir)
     match = _RESULT.search(result.stdout)
     if result.returncode != 0 or match is None:
         tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-10:])

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+from flow import proc
 from flow.errors import QflowError
 
 log = logging.getLogger(__name__)
@@ -116,9 +117,7 @@ def _run_synth_xilinx(cmd: list[str], rtl_dir: Path, sources: list[str], top: st
         f"tee -q -o synth_stat.json stat -json; select {top}; write_json -selected synth_top.json"
     )
     try:
-        return subprocess.run(
-            [*cmd, "-q", "-l", "synth.log", "-p", script], cwd=rtl_dir, capture_output=True, text=True, timeout=timeout
-        )
+        return proc.run([*cmd, "-q", "-l", "synth.log", "-p", script], cwd=rtl_dir, timeout=timeout)
     except subprocess.TimeoutExpired as exc:
         raise SynthesisError(f"{rtl_dir}: Yosys synth_xilinx did not finish within {timeout} s") from exc
 
@@ -143,9 +142,7 @@ def synth_asic(rtl_dir: Path, sources: list[str], top: str, timeout: int = 3600)
     )
     start = time.perf_counter()
     try:
-        result = subprocess.run(
-            [*cmd, "-q", "-l", "asic.log", "-p", script], cwd=rtl_dir, capture_output=True, text=True, timeout=timeout
-        )
+        result = proc.run([*cmd, "-q", "-l", "asic.log", "-p", script], cwd=rtl_dir, timeout=timeout)
     except subprocess.TimeoutExpired as exc:
         raise SynthesisError(f"{rtl_dir}: Yosys generic synthesis did not finish within {timeout} s") from exc
     if result.returncode != 0:

@@ -10,16 +10,24 @@ older result next to a newer one.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import functools
 import hashlib
 import json
+import os
 import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from flow.errors import QflowError
 from flow.io import write_json
 
-__all__ = ["DOWNSTREAM", "StaleError", "digest", "invalidate", "require", "write_artefact"]
+__all__ = ["DOWNSTREAM", "BuildLockedError", "StaleError", "build_lock", "digest", "invalidate", "locked",
+           "require", "write_artefact"]
+
+T = TypeVar("T")
 
 #: What each stage writes, in stage order; a stage invalidates its own and every later stage's artefacts.
 DOWNSTREAM: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -33,6 +41,47 @@ DOWNSTREAM: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 class StaleError(QflowError):
     """An artefact is missing, or was made from inputs that have changed since."""
+
+
+class BuildLockedError(QflowError):
+    """Another qflow run is writing the same build directory."""
+
+
+_HELD: dict[Path, int] = {}  # build directories this process has locked -> how many holders
+
+
+@contextlib.contextmanager
+def build_lock(root: Path) -> Iterator[None]:
+    """Hold ``root/.qflow.lock`` (an exclusive ``flock``) while a stage writes ``root``; a second run on the
+    same directory gets :class:`BuildLockedError` at once, naming the holder. Re-entrant within a process
+    (``synth`` holds it around the stages, which take it again). The kernel drops the lock when the holder
+    dies, however it dies."""
+    root = Path(root).resolve()
+    if root in _HELD:
+        _HELD[root] += 1
+        try:
+            yield
+        finally:
+            _HELD[root] -= 1
+        return
+    root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(root / ".qflow.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+            raise BuildLockedError(f"{root}: another qflow run (pid {holder}) is writing this build directory; "
+                                   "wait for it or use another QFLOW_BUILD") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        _HELD[root] = 1
+        try:
+            yield
+        finally:
+            del _HELD[root]
+    finally:
+        os.close(fd)
 
 
 def digest(path: Path) -> str:
@@ -81,6 +130,19 @@ def require(root: Path, name: str, stage: str) -> dict[str, Any]:
             raise StaleError(f"{path}: made from another {source} than the one on disk (stale); "
                              f"run `qflow {stage}` again")
     return data
+
+
+def locked(stage_fn: Callable[..., T]) -> Callable[..., T]:
+    """Run a stage function (first argument a :class:`~flow.stages.target.Target` or a build directory) under
+    :func:`build_lock` of its build directory."""
+
+    @functools.wraps(stage_fn)
+    def wrapper(target, *args, **kwargs):
+        root = target.paths.root if hasattr(target, "paths") else Path(target)
+        with build_lock(root):
+            return stage_fn(target, *args, **kwargs)
+
+    return wrapper
 
 
 def invalidate(root: Path, stage: str) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from flow.frontend.prepare import Prepared, prepare
 from flow.io import atomic_path, quiet_stdout
 from flow.reference import Reference
 from flow.rtl import backend as rtl_backend
-from flow.stages.artefacts import invalidate, require, write_artefact
+from flow.stages.artefacts import invalidate, locked, require, write_artefact
 from flow.stages.target import Target
 from flow.stages.train import recipe_dataset
 
@@ -114,16 +113,10 @@ def _inputs(target: Target, original, net: Network, inputs: Path | None) -> tupl
 
 def _save_vectors(path: Path, v: Vectors) -> None:
     """``vectors.npz``, atomically."""
-    fd, tmp = tempfile.mkstemp(prefix=".vectors.", suffix=".npz", dir=path.parent)
-    os.close(fd)
-    try:
-        labels = v.labels if v.labels is not None else np.zeros(0, dtype=np.int64)
-        np.savez(tmp, x_int=v.x_int, golden=v.golden, reference=v.reference, labels=labels,
+    labels = v.labels if v.labels is not None else np.zeros(0, dtype=np.int64)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, x_int=v.x_int, golden=v.golden, reference=v.reference, labels=labels,
                  description=np.array(v.description))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _checks(target: Target, prepared: Prepared, net: Network, original, x: np.ndarray) -> tuple[list, np.ndarray]:
@@ -148,6 +141,7 @@ def _checks(target: Target, prepared: Prepared, net: Network, original, x: np.nd
     return checks, reference
 
 
+@locked
 def compile_target(target: Target, folding: Folding, inputs: Path | None = None) -> dict:
     """Run the compile stage for ``target`` at ``folding`` (on ``inputs``, a ``.npy`` file, when given);
     return ``network.json``'s contents.

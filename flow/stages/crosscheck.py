@@ -11,7 +11,7 @@ import numpy as np
 
 from flow.frontend.graph import load_qonnx
 from flow.hls.verify import localize, pairwise, run_csim
-from flow.stages.artefacts import invalidate, require, write_artefact
+from flow.stages.artefacts import invalidate, locked, require, write_artefact
 from flow.stages.compile import load_network, load_vectors
 from flow.stages.hls import outputs_as_codes
 from flow.stages.target import Target
@@ -19,6 +19,7 @@ from flow.stages.target import Target
 __all__ = ["crosscheck_target"]
 
 
+@locked
 def crosscheck_target(target: Target) -> dict:
     """Run the C-simulation on the vectors the RTL simulation ran and compare all three; return
     ``three_way.json``'s contents (differences are recorded as checks, not raised)."""

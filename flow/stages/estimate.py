@@ -18,7 +18,7 @@ from flow.estimate.energy import network_energy
 from flow.estimate.resources import compare, estimate_network
 from flow.rtl.harness import load_design
 from flow.rtl.yosys import synth_asic, synth_xilinx
-from flow.stages.artefacts import invalidate, write_artefact
+from flow.stages.artefacts import invalidate, locked, write_artefact
 from flow.stages.compile import load_network, load_vectors
 from flow.stages.target import Target
 
@@ -35,6 +35,7 @@ ESTIMATE_HOW = ("estimated: analytical per-block formulas (flow/blocks/<block>.p
                 "to Yosys; rel_error = (estimate - yosys) / yosys")
 
 
+@locked
 def estimate_target(target: Target, yosys: bool = True, asic: bool = True, activity: int = 0,
                     step: Step = _plain) -> tuple[dict | None, dict]:
     """The whole estimate stage: earlier ``synth.json``/``energy.json`` removed, then :func:`synth_target`
@@ -45,6 +46,7 @@ def estimate_target(target: Target, yosys: bool = True, asic: bool = True, activ
     return synth, energy_target(target, activity, step)
 
 
+@locked
 def synth_target(target: Target, asic: bool = True, step: Step = _plain) -> dict:
     """Yosys synthesis of the compiled design (and its estimate); return ``synth.json``'s contents."""
     root = target.paths.root
@@ -59,6 +61,7 @@ def synth_target(target: Target, asic: bool = True, step: Step = _plain) -> dict
     return write_artefact(root, "synth.json", data, ["network.json"])
 
 
+@locked
 def energy_target(target: Target, activity: int = 0, step: Step = _plain) -> dict:
     """Energy per inference of the compiled design; return ``energy.json``'s contents.
 

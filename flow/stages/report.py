@@ -15,7 +15,7 @@ from pathlib import Path
 from flow.io import write_text
 from flow.report.html import write_html_report
 from flow.report.markdown import report_markdown
-from flow.stages.artefacts import invalidate, require, write_artefact
+from flow.stages.artefacts import invalidate, locked, require, write_artefact
 
 __all__ = ["OPTIONAL_ARTEFACTS", "assemble_report", "failed_checks", "report_build"]
 
@@ -82,6 +82,7 @@ def failed_checks(report: dict) -> list[dict]:
     return [c for c in report["checks"] if c["differing_outputs"]]
 
 
+@locked
 def report_build(root: Path) -> dict:
     """Write ``report.json``, ``report.md`` and ``report.html`` of the build in ``root``; return the report."""
     root = Path(root)

@@ -8,19 +8,18 @@ for the cross-check). Refuses a missing or stale ``network.json``.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from flow.errors import QflowError
+from flow.io import atomic_path
 from flow.rtl.backend import cxx_opt_level
 from flow.rtl.generate import RtlDesign, block_times
 from flow.rtl.harness import load_design, run_network
 from flow.rtl.verilator import HarnessRun, build_harness
-from flow.stages.artefacts import invalidate, write_artefact
+from flow.stages.artefacts import invalidate, locked, write_artefact
 from flow.stages.compile import load_network, load_vectors
 from flow.stages.target import Target
 
@@ -54,16 +53,12 @@ def layer_timing(design: RtlDesign, single: HarnessRun, free: HarnessRun) -> lis
 
 
 def _save_outputs(path: Path, outputs: np.ndarray) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".sim_outputs.", suffix=".npz", dir=path.parent)
-    os.close(fd)
-    try:
-        np.savez(tmp, stalled=outputs)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """``sim_outputs.npz``, atomically."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, stalled=outputs)
 
 
+@locked
 def simulate_target(target: Target, stall_percent: int = STALL_PERCENT, sim_build: str = "fast-build") -> dict:
     """Build the Verilator model of the compiled design and run the checks; return ``sim.json``'s contents.
 

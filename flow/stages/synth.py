@@ -14,6 +14,7 @@ from pathlib import Path
 
 from flow.compile.folding import Folding
 from flow.errors import QflowError
+from flow.stages.artefacts import build_lock
 from flow.stages.compile import compile_target
 from flow.stages.crosscheck import crosscheck_target
 from flow.stages.estimate import estimate_target
@@ -65,14 +66,22 @@ def synth(model: str, progress: bool = True, skip_yosys: bool = False, stall_per
     """Run the whole flow for a recipe name/path or a QONNX file; return 0 when every check passes.
 
     ``folding``: ``"parallel"``, ``"folded"``, a target in cycles per inference or a :class:`Folding`
-    (default: the recipe's; fully parallel for a QONNX file), parsed here before anything runs.
+    (default: the recipe's; ``"folded"`` for a QONNX file), parsed here before anything runs. The build
+    directory is locked for the whole run (:func:`~flow.stages.artefacts.build_lock`).
     ``inputs``: a ``.npy`` array of inputs to check and simulate on (default: the recipe's test split, or
     random inputs for a QONNX file). ``activity`` > 0 also measures switching-activity energy on that many
     inputs (:mod:`flow.estimate.activity`).
     Raises :class:`QflowError` naming the checks that found differing outputs.
     """
     target = resolve(model)
-    fold = target.folding(folding)
+    fold = target.folding(folding)  # a bad folding is refused before anything runs
+    with build_lock(target.paths.root):
+        return _run_stages(target, fold, progress, skip_yosys, stall_percent, skip_hls, skip_asic, activity, inputs)
+
+
+def _run_stages(target: Target, fold: Folding, progress: bool, skip_yosys: bool, stall_percent: int,
+                skip_hls: bool, skip_asic: bool, activity: int, inputs: Path | None) -> int:
+    """The stages of :func:`synth`, in order, with one progress line per step."""
     bar = Progress(target.name, _steps(target, skip_yosys, skip_hls, skip_asic, activity), enabled=progress)
     _train_and_export(target, bar)
     bar.run(f"compile at folding {fold.label}: hls4ml (backend qflow-rtl) -> integer network == QONNX, Verilog",
