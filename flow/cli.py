@@ -66,7 +66,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     folding = _folding(args)  # a bad folding is refused before anything runs
     status = synth(args.recipe, progress=not args.quiet, skip_yosys=args.no_yosys, folding=folding,
                    stall_percent=args.stall, skip_hls=args.no_hls, skip_asic=args.no_asic, activity=args.activity,
-                   inputs=args.inputs)
+                   inputs=args.inputs, reuse_checkpoint=args.reuse_checkpoint)
     root = resolve(args.recipe).paths.root
     print(summary_line(json.loads((root / "report.json").read_text()), root))
     return status
@@ -192,6 +192,8 @@ def _stage_options(p: argparse.ArgumentParser, name: str) -> None:
                             "(a second, traced Verilator build; default 0: off)")
     if name == "synth":
         p.add_argument("--no-hls", action="store_true", help="skip the hls4ml Vitis C-simulation")
+        p.add_argument("--reuse-checkpoint", action="store_true",
+                       help="keep model.pt even if the recipe file changed since it was trained")
     if name == "hls":
         p.add_argument("--config", default=None, help="YAML file of hls4ml settings (IOType, ReuseFactor, ...)")
         p.add_argument("--io-type", default=None, choices=("io_parallel", "io_stream"), help="hls4ml IOType")

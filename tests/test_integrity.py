@@ -130,3 +130,22 @@ def test_a_failed_rerun_leaves_no_report_that_disagrees(tmp_path, build_root, mo
     assert not any((root / name).exists() for name in ("synth.json", "energy.json", "report.json", "report.md"))
     report = report_build(root)  # made from what exists: the new network and simulation, nothing older
     assert report["folding"] == "16" and "resources" not in report
+
+
+def test_an_edited_recipe_is_trained_again(tmp_path, build_root):
+    """metrics.json records the recipe file's sha256; an edit makes the checkpoint stale (synth retrains it
+    unless --reuse-checkpoint), and a different architecture never meets an old checkpoint unannounced."""
+    from flow.recipe import load_recipe
+    from flow.stages.train import checkpoint_is_current, train_recipe
+
+    source = tmp_path / "tiny_edit.py"
+    text = ("from flow.qat.models import mlp\nfrom flow.qat.train import TrainConfig\nfrom flow.recipe import Recipe\n"
+            "RECIPE = Recipe(name='tiny_edit', dataset='digits', build=lambda: mlp([64, 16, 10], 'binary', "
+            "'binary', 'binary'), train=TrainConfig(epochs=1, lr=1e-2, seed=0))\n")
+    source.write_text(text)
+    recipe = load_recipe(source)
+    assert not checkpoint_is_current(recipe)
+    train_recipe(recipe, progress=False)
+    assert checkpoint_is_current(recipe)
+    source.write_text(text.replace("epochs=1", "epochs=2"))
+    assert not checkpoint_is_current(load_recipe(source))

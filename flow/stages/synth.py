@@ -22,7 +22,7 @@ from flow.stages.progress import Progress
 from flow.stages.report import failed_checks, report_build
 from flow.stages.simulate import STALL_PERCENT, simulate_target
 from flow.stages.target import Target, resolve
-from flow.stages.train import export_recipe, train_recipe
+from flow.stages.train import checkpoint_is_current, export_recipe, train_recipe
 
 __all__ = ["STALL_PERCENT", "summary_line", "synth"]
 
@@ -49,12 +49,17 @@ def _steps(target: Target, skip_yosys: bool, skip_hls: bool, skip_asic: bool, ac
     return steps + (1 if activity > 0 else 0)
 
 
-def _train_and_export(target: Target, bar: Progress) -> None:
+def _train_and_export(target: Target, bar: Progress, reuse_checkpoint: bool) -> None:
+    """Train when there is no checkpoint or the recipe file changed since it was trained (unless
+    ``reuse_checkpoint``), then export and check."""
     recipe = target.recipe
     if recipe is None:
         return
     if not target.paths.checkpoint.is_file():
         bar.run("train (no checkpoint yet)", lambda: train_recipe(recipe, progress=False))
+    elif not reuse_checkpoint and not checkpoint_is_current(recipe, target.paths):
+        bar.run("train (the recipe changed since the checkpoint; --reuse-checkpoint keeps it)",
+                lambda: train_recipe(recipe, progress=False))
     else:
         bar.run("train (checkpoint found, skipped)", lambda: None)
     bar.run("export to QONNX + check vs PyTorch", lambda: export_recipe(recipe))
@@ -62,7 +67,7 @@ def _train_and_export(target: Target, bar: Progress) -> None:
 
 def synth(model: str, progress: bool = True, skip_yosys: bool = False, stall_percent: int = STALL_PERCENT,
           folding: Folding | str | int | None = None, skip_hls: bool = False, skip_asic: bool = False,
-          activity: int = 0, inputs: Path | None = None) -> int:
+          activity: int = 0, inputs: Path | None = None, reuse_checkpoint: bool = False) -> int:
     """Run the whole flow for a recipe name/path or a QONNX file; return 0 when every check passes.
 
     ``folding``: ``"parallel"``, ``"folded"``, a target in cycles per inference or a :class:`Folding`
@@ -70,20 +75,21 @@ def synth(model: str, progress: bool = True, skip_yosys: bool = False, stall_per
     directory is locked for the whole run (:func:`~flow.stages.artefacts.build_lock`).
     ``inputs``: a ``.npy`` array of inputs to check and simulate on (default: the recipe's test split, or
     random inputs for a QONNX file). ``activity`` > 0 also measures switching-activity energy on that many
-    inputs (:mod:`flow.estimate.activity`).
+    inputs (:mod:`flow.estimate.activity`). A recipe whose file changed since its checkpoint was trained is
+    trained again, unless ``reuse_checkpoint``.
     Raises :class:`QflowError` naming the checks that found differing outputs.
     """
     target = resolve(model)
     fold = target.folding(folding)  # a bad folding is refused before anything runs
     with build_lock(target.paths.root):
-        return _run_stages(target, fold, progress, skip_yosys, stall_percent, skip_hls, skip_asic, activity, inputs)
+        bar = Progress(target.name, _steps(target, skip_yosys, skip_hls, skip_asic, activity), enabled=progress)
+        _train_and_export(target, bar, reuse_checkpoint)
+        return _run_stages(target, fold, bar, skip_yosys, stall_percent, skip_hls, skip_asic, activity, inputs)
 
 
-def _run_stages(target: Target, fold: Folding, progress: bool, skip_yosys: bool, stall_percent: int,
+def _run_stages(target: Target, fold: Folding, bar: Progress, skip_yosys: bool, stall_percent: int,
                 skip_hls: bool, skip_asic: bool, activity: int, inputs: Path | None) -> int:
-    """The stages of :func:`synth`, in order, with one progress line per step."""
-    bar = Progress(target.name, _steps(target, skip_yosys, skip_hls, skip_asic, activity), enabled=progress)
-    _train_and_export(target, bar)
+    """The hardware stages of :func:`synth`, in order, with one progress line per step."""
     bar.run(f"compile at folding {fold.label}: hls4ml (backend qflow-rtl) -> integer network == QONNX, Verilog",
             lambda: compile_target(target, fold, inputs))
     sim = bar.run("build the Verilator model + simulate (== golden, random stalls)",

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import platform
 from dataclasses import asdict
@@ -25,6 +27,24 @@ def recipe_dataset(recipe: Recipe) -> Dataset:
     return load_dataset(recipe.dataset, input_range=recipe.input_range, shape=recipe.input_shape)
 
 
+def recipe_digest(recipe: Recipe) -> str | None:
+    """sha256 of the recipe's source file (``None`` for a recipe made in Python, without a file)."""
+    return hashlib.sha256(recipe.source.read_bytes()).hexdigest() if recipe.source else None
+
+
+def checkpoint_is_current(recipe: Recipe, paths: RecipePaths | None = None) -> bool:
+    """Whether the checkpoint exists and was trained from the recipe file as it is now (``metrics.json``
+    records the recipe's sha256; a checkpoint from before that record counts as current)."""
+    paths = paths or recipe_paths(recipe.name)
+    if not paths.checkpoint.is_file():
+        return False
+    try:
+        recorded = json.loads(paths.metrics.read_text()).get("recipe_sha256")
+    except (OSError, ValueError):
+        return False
+    return recorded is None or recorded == recipe_digest(recipe)
+
+
 def train_recipe(recipe: Recipe, progress: bool = True, paths: RecipePaths | None = None) -> TrainResult:
     """Train ``recipe`` and write its checkpoint and ``metrics.json``."""
     paths = paths or recipe_paths(recipe.name)
@@ -39,6 +59,7 @@ def train_recipe(recipe: Recipe, progress: bool = True, paths: RecipePaths | Non
         paths.metrics,
         {
             "recipe": recipe.name,
+            "recipe_sha256": recipe_digest(recipe),
             "dataset": recipe.dataset,
             "test_samples": len(dataset.test),
             "test_accuracy": result.test_accuracy,
