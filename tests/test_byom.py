@@ -7,7 +7,6 @@ weights (``pretrained=False``: nothing is downloaded). TFC 1W1A runs in the defa
 
 from __future__ import annotations
 
-import itertools
 import json
 import warnings
 
@@ -123,64 +122,22 @@ def test_bad_models_get_one_clear_error(case, tmp_path, build_root, capsys):
     assert err.count("\n") == 1 and "Traceback" not in err
 
 
-# ------------------------------------------------------------------------------------------------ random MLPs
-def _random_mlp(seed: int):
-    """A seeded random MLP (2-3 layers, widths 4..24, weights binary/ternary/int2/int4, activations
-    binary/uint2/uint4/int4) and a random folding with per-layer (PE, SIMD) overrides."""
-    import random
-
-    from flow.compile.folding import divisors
-    from flow.qat import QAct, QLinear, seed_everything
-
-    rng = random.Random(seed)
-    seed_everything(seed)
-    widths = [rng.choice([8, 12, 16, 24])] + [rng.randint(4, 24) for _ in range(rng.randint(2, 3))]
-    acts = ["binary", "uint2", "uint4", "int4"]
-    layers: list[nn.Module] = [QAct(rng.choice(acts[1:]))]
-    overrides = {}
-    for i, (n_in, n_out) in enumerate(itertools.pairwise(widths)):
-        layers.append(QLinear(n_in, n_out, rng.choice(["binary", "ternary", "int2", "int4"])))
-        if i < len(widths) - 2:
-            layers += [nn.BatchNorm1d(n_out), QAct(rng.choice(acts))]
-        if rng.random() < 0.7:
-            overrides[f"MatMul_{i}"] = (rng.choice(divisors(n_out)), rng.choice(divisors(n_in)))
-    folding = rng.choice(["parallel", "folded", str(rng.choice([4, 16, 64]))])
-    return nn.Sequential(*layers).eval(), widths[0], folding, overrides
-
-
-def _fuzz_one(seed: int, tmp_path, build_root) -> str:
-    from flow.compile.folding import Folding
-    from flow.errors import QflowError
-    from flow.export import export_qonnx
-    from flow.stages.compile import compile_target
-    from flow.stages.simulate import simulate_target
-    from flow.stages.target import resolve
-
-    model, n_in, folding, overrides = _random_mlp(seed)
-    path = tmp_path / f"mlp{seed}.onnx"
-    try:
-        export_qonnx(model, (n_in,), path)
-        target = resolve(path)
-        compile_target(target, Folding.parse(folding, overrides))
-    except QflowError as exc:  # a clear refusal: one line naming what and why
-        assert "\n" not in str(exc) and str(exc), exc
-        return f"refused: {exc}"
-    sim = simulate_target(target, stall_percent=40)
-    assert (sim["mismatches_with_stalls"], sim["mismatches_without_stalls"]) == (0, 0)
-    assert sim["latency_cycles_measured"] == sim["latency_cycles_predicted"]  # the MLP timing model is exact
-    return "built"
-
-
+# ------------------------------------------------------------------------------------------------ random networks
 @pytest.mark.sim
 @pytest.mark.parametrize("seed", range(4))
-def test_random_mlps_build_and_match_or_are_refused_clearly(seed, tmp_path, build_root):
-    _fuzz_one(seed, tmp_path, build_root)
+def test_random_networks_build_and_match_or_are_refused_clearly(seed, tmp_path, build_root):
+    """flow.fuzz: MLPs (even seeds) and CNNs (odd seeds) with random bit widths, shapes and foldings."""
+    from flow.fuzz import fuzz_one
+
+    fuzz_one(seed, tmp_path)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", range(4, 40))
-def test_random_mlps_many(seed, tmp_path, build_root):
-    _fuzz_one(seed, tmp_path, build_root)
+def test_random_networks_many(seed, tmp_path, build_root):
+    from flow.fuzz import fuzz_one
+
+    fuzz_one(seed, tmp_path)
 
 
 @pytest.mark.sim

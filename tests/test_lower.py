@@ -176,3 +176,18 @@ def test_unsupported_convolutions_are_named(conv, inp, message, tmp_path):
     model[-1] = QLinear(4 * ((size + 2 * conv.padding[0] - 2 * conv.dilation[0] - 1 + 1) ** 2), 5, "int4")
     with pytest.raises(UnsupportedError, match=message):
         _conv_lowered(model, tmp_path, size)
+
+
+def test_threshold_search_keeps_unreachable_levels_within_the_accumulator_range():
+    """Found by the fuzzer (flow.fuzz seed 11): a level no accumulator reaches must stay at hi + 1 while other
+    searches go on; it used to step to hi + 2, outside the accumulator's width."""
+    import numpy as np
+
+    from flow.compile.chain import search_thresholds
+    from flow.compile.network import IntType
+
+    lo, hi = np.array([-30, -30]), np.array([30, 2])
+    out_type = IntType(8, False, 0)  # 255 levels: most unreachable for these ranges
+    thresholds, descending = search_thresholds(lambda a: np.clip(a, 0, 255), lo, hi, out_type)
+    assert not descending.any()
+    assert thresholds.max(axis=1).tolist() == [31, 3] and thresholds.min() >= -30

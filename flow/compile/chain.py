@@ -136,13 +136,15 @@ def search_thresholds(
     L = np.where(descending, lo - 1, lo)[None, :].repeat(n_levels, 0).astype(np.int64)
     H = np.where(descending, hi, hi + 1)[None, :].repeat(n_levels, 0).astype(np.int64)
     desc = descending[None, :].repeat(n_levels, 0)
-    while np.any(L < H):
+    while np.any(active := L < H):
         mid = np.where(desc, (L + H + 1) // 2, (L + H) // 2)
         mid_eval = np.clip(mid, lo[None, :], hi[None, :])
         ok = g(mid_eval) >= levels
+        # only the searches still open move: a finished one (L == H) at an unreachable level (hi + 1, or
+        # lo - 1 when descending) would otherwise step past it while the others go on
         L, H = (
-            np.where(desc, np.where(ok, mid, L), np.where(ok, L, mid + 1)),
-            np.where(desc, np.where(ok, H, mid - 1), np.where(ok, mid, H)),
+            np.where(active, np.where(desc, np.where(ok, mid, L), np.where(ok, L, mid + 1)), L),
+            np.where(active, np.where(desc, np.where(ok, H, mid - 1), np.where(ok, mid, H)), H),
         )
     thresholds = L.T.reshape(channels, n_levels)
     return thresholds, descending
