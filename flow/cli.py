@@ -48,6 +48,14 @@ def _cmd_recipes(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_options(args: argparse.Namespace) -> None:
+    """Options whose range argparse does not check, refused before any stage runs."""
+    if not 0 <= getattr(args, "stall", 0) <= 99:
+        raise QflowError(f"--stall: expected a percentage in [0, 99], got {args.stall}")
+    if getattr(args, "activity", 0) < 0:
+        raise QflowError(f"--activity: expected a number of inputs >= 0, got {args.activity}")
+
+
 def _folding(args: argparse.Namespace):
     """``--folding`` parsed at the edge (``None``: the recipe's default)."""
     from flow.compile.folding import Folding
@@ -63,6 +71,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     from flow.stages.synth import summary_line, synth
     from flow.stages.target import resolve
 
+    _check_options(args)
     folding = _folding(args)  # a bad folding is refused before anything runs
     status = synth(args.recipe, progress=not args.quiet, skip_yosys=args.no_yosys, folding=folding,
                    stall_percent=args.stall, skip_hls=args.no_hls, skip_asic=args.no_asic, activity=args.activity,
@@ -92,6 +101,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from flow.stages.simulate import simulate_target
     from flow.stages.target import resolve
 
+    _check_options(args)
     target = resolve(args.recipe)
     sim = simulate_target(target, args.stall)
     print(f"{target.name}: {sim['vectors']} vectors, {sim['mismatches_with_stalls']} mismatches with "

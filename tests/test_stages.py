@@ -120,3 +120,25 @@ def test_cli_target_cycles_is_a_cycle_folding_and_excludes_folding(build_root, c
     assert main(["compile", "tfc_w1a1", "--target-cycles", "0"]) == 2
     assert main(["compile", "tfc_w1a1", "--folding", "folded", "--target-cycles", "64"]) == 2
     assert "expected one of them, got both" in capsys.readouterr().err
+
+
+def test_options_are_checked_before_anything_runs(build_root, capsys):
+    from flow.cli import main
+
+    assert main(["synth", "tfc_w1a1", "--stall", "150"]) == 2
+    assert main(["synth", "tfc_w1a1", "--activity", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert "--stall: expected a percentage in [0, 99], got 150" in err and "--activity: expected" in err
+    assert not build_root.exists()
+
+
+def test_an_artefact_of_another_qflow_version_is_refused(tmp_path):
+    from flow.stages.artefacts import write_artefact
+
+    (tmp_path / "in.txt").write_text("x")
+    write_artefact(tmp_path, "a.json", {"v": 1}, ["in.txt"])
+    assert require(tmp_path, "a.json", "compile")["v"] == 1
+    data = json.loads((tmp_path / "a.json").read_text())
+    (tmp_path / "a.json").write_text(json.dumps({**data, "qflow": "0.0.1"}))
+    with pytest.raises(StaleError, match=r"made by qflow 0.0.1, this is qflow .*run `qflow compile` again"):
+        require(tmp_path, "a.json", "compile")

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+import flow
 from flow.errors import QflowError
 from flow.io import write_json
 
@@ -105,7 +106,7 @@ def write_artefact(root: Path, name: str, data: dict[str, Any], made_from: list[
         if not path.exists():
             raise StaleError(f"{path}: missing while writing {name} (expected it to be made before)")
         stamps[rel] = digest(path)
-    written = {**data, "made_from": stamps}
+    written = {**data, "qflow": flow.__version__, "made_from": stamps}
     write_json(root / name, written)
     return written
 
@@ -122,6 +123,9 @@ def require(root: Path, name: str, stage: str) -> dict[str, Any]:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise StaleError(f"{path}: unreadable ({exc}); run `qflow {stage}` again") from exc
+    if data.get("qflow", flow.__version__) != flow.__version__:
+        raise StaleError(f"{path}: made by qflow {data['qflow']}, this is qflow {flow.__version__}; "
+                         f"run `qflow {stage}` again")
     for rel, expected in data.get("made_from", {}).items():
         source = root / rel
         if not source.exists():
