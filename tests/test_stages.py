@@ -142,3 +142,23 @@ def test_an_artefact_of_another_qflow_version_is_refused(tmp_path):
     (tmp_path / "a.json").write_text(json.dumps({**data, "qflow": "0.0.1"}))
     with pytest.raises(StaleError, match=r"made by qflow 0.0.1, this is qflow .*run `qflow compile` again"):
         require(tmp_path, "a.json", "compile")
+
+
+@pytest.mark.sim
+def test_synth_skips_stages_whose_artefacts_are_fresh(onnx_file, build_root, capsys):
+    """A second synth with the same inputs and options skips compile, simulate and estimate; other stall
+    options rerun the simulation only; a new folding reruns from compile."""
+    from flow.stages.synth import synth
+
+    def lines(**options) -> str:
+        assert synth(str(onnx_file), progress=True, skip_yosys=True, skip_hls=True, **options) == 0
+        return capsys.readouterr().err
+
+    first = lines()
+    assert "up to date" not in first
+    second = lines()
+    assert "compile (up to date, skipped)" in second and "simulate (up to date, skipped)" in second
+    third = lines(stall_percent=10)
+    assert "compile (up to date, skipped)" in third and "simulate (up to date" not in third
+    fourth = lines(folding="parallel")
+    assert "up to date" not in fourth

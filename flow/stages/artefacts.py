@@ -26,7 +26,7 @@ from flow.errors import QflowError
 from flow.io import write_json
 
 __all__ = ["DOWNSTREAM", "BuildLockedError", "StaleError", "build_lock", "digest", "invalidate", "locked",
-           "require", "write_artefact"]
+           "require", "up_to_date", "write_artefact"]
 
 T = TypeVar("T")
 
@@ -147,6 +147,15 @@ def locked(stage_fn: Callable[..., T]) -> Callable[..., T]:
             return stage_fn(target, *args, **kwargs)
 
     return wrapper
+
+
+def up_to_date(root: Path, name: str, stage: str, options: dict[str, Any]) -> bool:
+    """Whether ``root/name`` exists, is fresh (:func:`require`) and was made with these ``options``: a stage
+    may then be skipped."""
+    try:
+        return require(root, name, stage).get("options") == json.loads(json.dumps(options))
+    except StaleError:
+        return False
 
 
 def invalidate(root: Path, stage: str) -> None:

@@ -27,7 +27,7 @@ from flow.frontend.prepare import Prepared, prepare
 from flow.io import atomic_path, quiet_stdout
 from flow.reference import Reference
 from flow.rtl import backend as rtl_backend
-from flow.stages.artefacts import invalidate, locked, require, write_artefact
+from flow.stages.artefacts import digest, invalidate, locked, require, write_artefact
 from flow.stages.target import Target
 from flow.stages.train import recipe_dataset
 
@@ -141,6 +141,12 @@ def _checks(target: Target, prepared: Prepared, net: Network, original, x: np.nd
     return checks, reference
 
 
+def compile_options(target: Target, folding: Folding, inputs: Path | None = None) -> dict:
+    """What besides its input files decides the compile stage's result (recorded in ``network.json``)."""
+    return {"folding": folding.label, "layer_folding": {k: list(v) for k, v in folding.layers.items()},
+            "clock_mhz": target.clock_mhz, "inputs": digest(Path(inputs)) if inputs is not None else None}
+
+
 @locked
 def compile_target(target: Target, folding: Folding, inputs: Path | None = None) -> dict:
     """Run the compile stage for ``target`` at ``folding`` (on ``inputs``, a ``.npy`` file, when given);
@@ -169,6 +175,7 @@ def compile_target(target: Target, folding: Folding, inputs: Path | None = None)
         "clock_mhz": target.clock_mhz,
         "cycles_per_inference_predicted": design.cycles_per_inference,
         "host_stages": prepared.describe(),
+        "options": compile_options(target, folding, inputs),
         "checks": checks,
         "network": network_to_dict(net),
     }

@@ -40,6 +40,7 @@ def crosscheck_target(target: Target) -> dict:
         if row["differing_outputs"] and "HLS C-sim" in row["pair"]:
             sample = row["first_differing_sample"]
             row["first_differing_layer"] = localize(qonnx_model, settings, vectors.x_int[sample : sample + 1], net)
-    data = {"comparisons": rows, "hls_project": str(target.paths.hls), "hls_settings": project.settings,
+    data = {"options": {"hls_settings": settings},
+            "comparisons": rows, "hls_project": str(target.paths.hls), "hls_settings": project.settings,
             "hls_compile_seconds": round(project.compile_seconds or 0.0, 2)}
     return write_artefact(root, "three_way.json", data, ["network.json", "model.hw.onnx", "sim_outputs.npz"])

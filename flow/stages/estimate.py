@@ -54,7 +54,8 @@ def synth_target(target: Target, asic: bool = True, step: Step = _plain) -> dict
     (root / "synth.json").unlink(missing_ok=True)
     design = load_design(target.paths.rtl, net)
     resources = step("Yosys synth_xilinx", lambda: synth_xilinx(design.directory, design.sources, design.top))
-    data = {**resources, "estimate": {"how": ESTIMATE_HOW, **compare(estimate_network(net), resources)}}
+    data = {**resources, "options": {"asic": asic},
+            "estimate": {"how": ESTIMATE_HOW, **compare(estimate_network(net), resources)}}
     if asic:
         data["asic"] = step("Yosys generic CMOS synthesis (NAND2 equivalents)",
                             lambda: synth_asic(design.directory, design.sources, design.top))
@@ -71,7 +72,7 @@ def energy_target(target: Target, activity: int = 0, step: Step = _plain) -> dic
     root = target.paths.root
     net, _ = load_network(root)
     (root / "energy.json").unlink(missing_ok=True)
-    data = {"energy": network_energy(net)}
+    data = {"energy": network_energy(net), "options": {"activity": activity}}
     if activity > 0:
         vectors = load_vectors(root)
         design = load_design(target.paths.rtl, net)

@@ -39,7 +39,7 @@ def assemble_report(root: Path) -> tuple[dict, list[str]]:
     interface = json.loads((root / "rtl" / "interface.json").read_text())
     optional = {name: require(root, name, stage) for name, stage in OPTIONAL_ARTEFACTS.items()
                 if (root / name).is_file()}
-    strip = ("made_from", "checks", "accuracy")
+    strip = ("made_from", "checks", "accuracy", "options", "qflow")
     report: dict = {
         "model": network["model"],
         "machine": f"{platform.machine()} {platform.system()}",
@@ -62,12 +62,13 @@ def assemble_report(root: Path) -> tuple[dict, list[str]]:
                                      "vectors": act["inferences"], "differing_outputs": act["outputs_differing"]})
     three_way = optional.get("three_way.json")
     if three_way:
-        report["three_way"] = {k: v for k, v in three_way.items() if k != "made_from"}
+        report["three_way"] = {k: v for k, v in three_way.items() if k not in ("made_from", "options", "qflow")}
         report["checks"] += [{"check": row["pair"], "vectors": row["vectors"],
                               "differing_outputs": row["differing_outputs"]} for row in three_way["comparisons"]]
     synth = optional.get("synth.json")
     if synth:
-        report["resources"] = {k: v for k, v in synth.items() if k not in ("made_from", "estimate", "asic")}
+        report["resources"] = {k: v for k, v in synth.items()
+                               if k not in ("made_from", "estimate", "asic", "options", "qflow")}
         report["resources_estimate"] = synth["estimate"]
         if "asic" in synth:
             report["asic"] = synth["asic"]

@@ -96,6 +96,7 @@ def simulate_target(target: Target, stall_percent: int = STALL_PERCENT, sim_buil
         "sim_seconds_with_stalls": round(t_stalled, 3),
         "sim_inferences_per_second": n / t_free if t_free > 0 else None,
         "comparison": "every output element compared with == against the golden integer network",
+        "options": {"stall_percent": stall_percent, "sim_build": sim_build},
         "checks": [
             {"check": f"RTL simulation == golden, {stall_percent}% random stalls both sides", "vectors": n,
              "differing_outputs": bad_s},

@@ -10,19 +10,21 @@ NAND2 equivalents, energy) -> report. Each stage writes its own artefact and can
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from flow.compile.folding import Folding
 from flow.errors import QflowError
-from flow.stages.artefacts import build_lock
-from flow.stages.compile import compile_target
+from flow.stages.artefacts import build_lock, require, up_to_date
+from flow.stages.compile import compile_options, compile_target
 from flow.stages.crosscheck import crosscheck_target
 from flow.stages.estimate import estimate_target
 from flow.stages.progress import Progress
 from flow.stages.report import failed_checks, report_build
 from flow.stages.simulate import STALL_PERCENT, simulate_target
 from flow.stages.target import Target, resolve
-from flow.stages.train import checkpoint_is_current, export_recipe, train_recipe
+from flow.stages.train import checkpoint_is_current, export_is_current, export_recipe, train_recipe
 
 __all__ = ["STALL_PERCENT", "summary_line", "synth"]
 
@@ -40,13 +42,17 @@ def summary_line(report: dict, root) -> str:
             + f" -> {root / 'report.md'}")
 
 
+def _estimate_steps(skip_yosys: bool, skip_asic: bool, activity: int) -> int:
+    """Progress lines of the estimate stage: Yosys, the NAND2 synthesis, the activity run (when they run)."""
+    return (0 if skip_yosys else (1 if skip_asic else 2)) + (1 if activity > 0 else 0)
+
+
 def _steps(target: Target, skip_yosys: bool, skip_hls: bool, skip_asic: bool, activity: int) -> int:
     """How many progress lines :func:`synth` prints."""
     steps = 3  # compile, simulate, report
     steps += 2 if target.recipe is not None else 0  # train, export
     steps += 0 if skip_hls else 1
-    steps += 0 if skip_yosys else (1 if skip_asic else 2)
-    return steps + (1 if activity > 0 else 0)
+    return steps + _estimate_steps(skip_yosys, skip_asic, activity)
 
 
 def _train_and_export(target: Target, bar: Progress, reuse_checkpoint: bool) -> None:
@@ -62,7 +68,10 @@ def _train_and_export(target: Target, bar: Progress, reuse_checkpoint: bool) -> 
                 lambda: train_recipe(recipe, progress=False))
     else:
         bar.run("train (checkpoint found, skipped)", lambda: None)
-    bar.run("export to QONNX + check vs PyTorch", lambda: export_recipe(recipe))
+    if export_is_current(target.paths):
+        bar.run("export (up to date with the checkpoint, skipped)", lambda: None)
+    else:
+        bar.run("export to QONNX + check vs PyTorch", lambda: export_recipe(recipe))
 
 
 def synth(model: str, progress: bool = True, skip_yosys: bool = False, stall_percent: int = STALL_PERCENT,
@@ -89,16 +98,32 @@ def synth(model: str, progress: bool = True, skip_yosys: bool = False, stall_per
 
 def _run_stages(target: Target, fold: Folding, bar: Progress, skip_yosys: bool, stall_percent: int,
                 skip_hls: bool, skip_asic: bool, activity: int, inputs: Path | None) -> int:
-    """The hardware stages of :func:`synth`, in order, with one progress line per step."""
-    bar.run(f"compile at folding {fold.label}: hls4ml (backend qflow-rtl) -> integer network == QONNX, Verilog",
-            lambda: compile_target(target, fold, inputs))
-    sim = bar.run("build the Verilator model + simulate (== golden, random stalls)",
-                  lambda: simulate_target(target, stall_percent))
+    """The hardware stages of :func:`synth`, in order, with one progress line per step. A stage whose artefact
+    is fresh and was made with the same options is skipped (its line says so)."""
+    root = target.paths.root
+
+    def stage(name: str, artefact: str, command: str, options: dict, fn: Callable[[], Any]) -> Any:
+        if up_to_date(root, artefact, command, options):
+            return bar.run(f"{command} (up to date, skipped)", lambda: require(root, artefact, command))
+        return bar.run(name, fn)
+
+    stage(f"compile at folding {fold.label}: hls4ml (backend qflow-rtl) -> integer network == QONNX, Verilog",
+          "network.json", "compile", compile_options(target, fold, inputs),
+          lambda: compile_target(target, fold, inputs))
+    sim = stage("build the Verilator model + simulate (== golden, random stalls)", "sim.json", "simulate",
+                {"stall_percent": stall_percent, "sim_build": "fast-build"},
+                lambda: simulate_target(target, stall_percent))
     if not skip_hls:
-        bar.run(f"hls4ml Vitis C-simulation of {sim['vectors']} inferences (three-way comparison)",
-                lambda: crosscheck_target(target))
-    estimate_target(target, yosys=not skip_yosys, asic=not skip_asic, activity=activity,
-                    step=lambda name, fn: bar.run(name, fn))
+        stage(f"hls4ml Vitis C-simulation of {sim['vectors']} inferences (three-way comparison)", "three_way.json",
+              "crosscheck", {"hls_settings": target.hls_settings}, lambda: crosscheck_target(target))
+    synth_done = up_to_date(root, "synth.json", "estimate", {"asic": not skip_asic}) if not skip_yosys \
+        else not (root / "synth.json").exists()
+    if synth_done and up_to_date(root, "energy.json", "estimate", {"activity": activity}):
+        for _ in range(_estimate_steps(skip_yosys, skip_asic, activity)):
+            bar.run("estimate (up to date, skipped)", lambda: None)
+    else:
+        estimate_target(target, yosys=not skip_yosys, asic=not skip_asic, activity=activity,
+                        step=lambda name, fn: bar.run(name, fn))
     report = bar.run("report", lambda: report_build(target.paths.root))
     failed = failed_checks(report)
     log.info("%s", summary_line(report, target.paths.root))

@@ -45,6 +45,18 @@ def checkpoint_is_current(recipe: Recipe, paths: RecipePaths | None = None) -> b
     return recorded is None or recorded == recipe_digest(recipe)
 
 
+def export_is_current(paths: RecipePaths) -> bool:
+    """Whether ``model.qonnx.onnx`` exists and ``export.json`` says it was exported (and checked) from the
+    checkpoint as it is now."""
+    if not (paths.qonnx.is_file() and paths.checkpoint.is_file()):
+        return False
+    try:
+        recorded = json.loads(paths.export_check.read_text()).get("checkpoint_sha256")
+    except (OSError, ValueError):
+        return False
+    return recorded == hashlib.sha256(paths.checkpoint.read_bytes()).hexdigest()
+
+
 def train_recipe(recipe: Recipe, progress: bool = True, paths: RecipePaths | None = None) -> TrainResult:
     """Train ``recipe`` and write its checkpoint and ``metrics.json``."""
     paths = paths or recipe_paths(recipe.name)
@@ -100,6 +112,7 @@ def export_recipe(recipe: Recipe, paths: RecipePaths | None = None) -> dict:
     comparison = compare_with_torch(model, wrapper, dataset.test.x)
     summary = {
         "recipe": recipe.name,
+        "checkpoint_sha256": hashlib.sha256(paths.checkpoint.read_bytes()).hexdigest(),
         "qonnx": str(paths.qonnx),
         "split": "test",
         **comparison.as_dict(),
