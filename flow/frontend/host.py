@@ -94,12 +94,18 @@ def _host_op(model, node, allow_layout: bool) -> tuple | None:
     return None
 
 
-def _promote(model, tensor: str):
-    """The value info of ``tensor``, taken out of the graph's intermediate ones (to become an input/output)."""
+def _cut(model, removed: list, ends, tensor: str) -> None:
+    """Remove the ``removed`` nodes and make ``tensor`` the graph's first input or output (``ends``: the graph's
+    ``input`` or ``output`` list), its value info taken out of the intermediate ones."""
+    if not removed:
+        return
+    for node in removed:
+        model.graph.node.remove(node)
     shape = model.get_tensor_shape(tensor)
     for vi in [v for v in model.graph.value_info if v.name == tensor]:
         model.graph.value_info.remove(vi)
-    return helper.make_tensor_value_info(tensor, TensorProto.FLOAT, shape)
+    ends.remove(ends[0])
+    ends.insert(0, helper.make_tensor_value_info(tensor, TensorProto.FLOAT, shape))
 
 
 def _split_input(model) -> HostStage:
@@ -115,11 +121,7 @@ def _split_input(model) -> HostStage:
         stage.ops.append(op)
         removed.append(consumers[0])
         tensor = consumers[0].output[0]
-    if removed:
-        for node in removed:
-            graph.node.remove(node)
-        graph.input.remove(graph.input[0])
-        graph.input.insert(0, _promote(model, tensor))
+    _cut(model, removed, graph.input, tensor)
     return stage
 
 
@@ -139,11 +141,7 @@ def _split_output(model) -> HostStage:
         stage.ops.insert(0, op)
         removed.append(node)
         tensor = before
-    if removed:
-        for node in removed:
-            graph.node.remove(node)
-        graph.output.remove(graph.output[0])
-        graph.output.insert(0, _promote(model, tensor))
+    _cut(model, removed, graph.output, tensor)
     return stage
 
 
