@@ -43,11 +43,24 @@ def test_global_average_pool_is_exact_in_rtl(quantize_pool, folding, tmp_path, b
     assert (sim["mismatches_with_stalls"], sim["mismatches_without_stalls"]) == (0, 0)
 
 
-def test_a_pixel_count_that_is_not_a_power_of_two_is_refused(tmp_path, build_root):
+def test_a_pixel_count_that_is_not_a_power_of_two_needs_a_quantizer_after_it(tmp_path, build_root):
     path = tmp_path / "gap9.onnx"
-    export_qonnx(_cnn(5, False), (1, 5, 5), path)  # 3x3 conv on 5x5: 3x3 = 9 pixels
-    with pytest.raises(UnsupportedError, match=r"global average pooling over 3x3 = 9 pixels: only a power-of-two"):
+    export_qonnx(_cnn(5, False), (1, 5, 5), path)  # 3x3 conv on 5x5: 3x3 = 9 pixels, straight into a dense layer
+    with pytest.raises(UnsupportedError, match=r"a global average over 9 pixels \(not a power of two\) needs a"):
         compile_target(resolve(path), Folding.parse("folded"))
+
+
+@pytest.mark.sim
+def test_a_global_average_over_9_pixels_is_divided_inside_the_thresholds(tmp_path, build_root):
+    path = tmp_path / "gap9q.onnx"
+    export_qonnx(_cnn(5, True), (1, 5, 5), path)  # 9 pixels, a quantizer after the pool
+    target = resolve(path)
+    compile_target(target, Folding.parse("folded"))  # the integer network == QONNX on 1000 inputs, or it raises
+    net, _ = load_network(target.paths.root)
+    pool = next(layer for layer in net.layers if type(layer).__name__ == "GlobalPool")
+    assert (pool.averaged, pool.shift) == (False, 0)
+    sim = simulate_target(target, stall_percent=40)
+    assert (sim["mismatches_with_stalls"], sim["mismatches_without_stalls"]) == (0, 0)
 
 
 @pytest.mark.sim

@@ -87,6 +87,36 @@ class Chain:
         self.steps.append(lambda x: ((x * scale).astype(np.float32) + bias).astype(np.float32))
         self.names.append(layer.name)
 
+    def add_global_average(self, name: str, pixels: int, channels: int, chunk: int = 512) -> None:
+        """A global average over ``pixels`` pixels, given the exact per-channel sums: onnxruntime's own
+        ``GlobalAveragePool`` on an image holding the sum in one pixel and 0 in the others (its float sum is the
+        exact sum whatever the order, as every value is an integer times a power of two), so the division
+        rounds exactly as in the QONNX reference. Evaluated ``chunk`` rows at a time (the images are large)."""
+        import onnxruntime as ort
+        from onnx import TensorProto, helper
+
+        graph = helper.make_graph(
+            [helper.make_node("GlobalAveragePool", ["x"], ["y"])], "gap",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", channels, 1, pixels])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", channels, 1, 1])],
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+        model.ir_version = 8
+        session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+
+        def average(x: np.ndarray) -> np.ndarray:
+            x = np.asarray(x, dtype=np.float32)
+            out = np.empty_like(x)
+            for start in range(0, len(x), chunk):
+                part = x[start : start + chunk]
+                img = np.zeros((len(part), channels, 1, pixels), dtype=np.float32)
+                img[:, :, 0, 0] = part
+                out[start : start + chunk] = session.run(None, {"x": img})[0].reshape(len(part), channels)
+            return out
+
+        self.steps.append(average)
+        self.names.append(name)
+
     def add_relu(self, name: str) -> None:
         self.steps.append(lambda x: np.maximum(x, np.float32(0)).astype(np.float32))
         self.names.append(name)

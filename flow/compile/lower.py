@@ -119,7 +119,14 @@ class _Lowering:
     def ready_input(self, layer) -> IntType:
         """The quantized input type of a weight/pool layer (its chain must be closed). A global pooling's exact
         sums may feed the next layer directly (no quantizer between)."""
-        if self.pending is not None and isinstance(self.pending[0], GlobalPool) and not self.chain.steps:
+        pool = self.pending[0] if self.pending is not None else None
+        if isinstance(pool, GlobalPool) and (not self.chain.steps or self.chain.names == [pool.name]):
+            if not pool.averaged:
+                raise UnsupportedError(
+                    f"layer {pool.name!r}: a global average over {pool.ifm.pixels} pixels (not a power of two) needs "
+                    "a quantizer after it, whose thresholds absorb the division; add one before "
+                    f"{layer.name!r}"
+                )
             self.pending = None
         if self.chain.steps:
             raise UnsupportedError(
@@ -317,29 +324,29 @@ class _Lowering:
 
     @handles("GlobalPooling2D")
     def global_pool(self, layer) -> None:
-        """Global average pooling: the exact per-channel sum (block ``gap``); a power-of-two pixel count is a scale
-        of the sum, exact. The sums feed the next layer, or thresholds when a quantizer follows."""
+        """Global average pooling: the exact per-channel sum (block ``gap``). A power-of-two pixel count is a scale
+        of the sum, exact, and the sums may feed the next layer directly; any other count is divided inside the
+        thresholds of the quantizer that must follow (the division evaluated by onnxruntime, as in QONNX)."""
         in_type = self.ready_input(layer)
         op = str(layer.get_attr("pool_op", "Average") or "Average")
         if self.image is None or op.lower() != "average":
             raise UnsupportedError(f"layer {layer.name!r}: only global average pooling of a feature map is mapped, "
                                    f"got {op}")
         pixels = self.image.pixels
-        if pixels & (pixels - 1):
-            raise UnsupportedError(
-                f"layer {layer.name!r}: global average pooling over {self.image.h}x{self.image.w} = {pixels} pixels: "
-                "only a power-of-two pixel count is mapped so far (the average is then exact as a scale)"
-            )
+        averaged = not pixels & (pixels - 1)  # a power of two: the average is the sum, scaled
         if in_type.bipolar:
             raise UnsupportedError(f"layer {layer.name!r}: global average pooling of bipolar (+-1) inputs is not "
                                    "mapped; use a k-bit activation before it")
         producer_pe = next((x.pe for x in reversed(self.net.layers) if hasattr(x, "pe")), 1)
-        pool = GlobalPool(layer.name, self.image, producer_pe, in_type, pixels.bit_length() - 1)
+        pool = GlobalPool(layer.name, self.image, producer_pe, in_type, pixels.bit_length() - 1 if averaged else 0,
+                          averaged)
         self.net.layers.append(pool)
         lo, hi = in_type.range
         channels = self.image.c
         self.pending = (pool, np.full(channels, lo * pixels), np.full(channels, hi * pixels))
         self.chain = Chain(layer.name)
+        if not averaged:  # the division goes into the thresholds of the quantizer that must follow
+            self.chain.add_global_average(layer.name, pixels, channels)
         self.current_type = pool.out_type
         self.image = Image(1, 1, channels)
         self.chw_flatten = None  # 1 x 1 pixels: channels-first and channels-last are the same order

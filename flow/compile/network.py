@@ -261,8 +261,9 @@ class Pad(_ImageLayer):
 
 @dataclass(frozen=True)
 class GlobalPool(_ImageLayer):
-    """Global average pooling over ``2**shift`` pixels: the exact per-channel sum, read with ``shift`` more
-    fraction bits (the average, exactly): (N, H*W, C) -> (N, 1, C). Block: ``gap``."""
+    """Global average pooling: the exact per-channel sum (N, H*W, C) -> (N, 1, C), block ``gap``. Over ``2**shift``
+    pixels the sum read with ``shift`` more fraction bits is the average, exactly (``averaged``); over any other
+    count the sum goes to thresholds that absorb the division (``averaged`` False, ``shift`` 0)."""
 
     block: ClassVar[str] = "gap"
 
@@ -271,6 +272,7 @@ class GlobalPool(_ImageLayer):
     simd: int
     elem_type: IntType
     shift: int
+    averaged: bool = True
 
     @property
     def ofm(self) -> Image:
