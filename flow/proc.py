@@ -1,44 +1,43 @@
 """Child processes (Verilator, Yosys, the simulation harness) that never outlive qflow.
 
-Each child runs in its own process group, and on Linux asks the kernel to kill it when qflow dies
-(``PR_SET_PDEATHSIG``), so even a SIGKILL of qflow leaves no Yosys or simulator running and writing into a build
-directory. On any other way out of :func:`run` (an exception, Ctrl-C, a timeout) the whole group is killed.
+Each child runs in its own process group and, on Linux, is started through util-linux's ``setpriv
+--pdeathsig KILL``, so that the kernel kills it when qflow dies -- even a SIGKILL of qflow leaves no Yosys or
+simulator running and writing into a build directory. (``setpriv`` sets the flag and then execs the tool; doing
+it in Python's ``preexec_fn`` instead is unsafe in a process with threads, which torch starts.) On any other
+way out of :func:`run` (an exception, Ctrl-C, a timeout) the whole group is killed.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
+import shutil
 import signal
 import subprocess
-import sys
 from collections.abc import Sequence
 
 __all__ = ["run"]
 
-_PR_SET_PDEATHSIG = 1
+#: ``setpriv`` when this system has one that can set the parent-death signal (Linux, util-linux).
+SETPRIV = shutil.which("setpriv")
 
 
-def _die_with_parent() -> None:  # runs in the child, between fork and exec
-    os.setpgid(0, 0)
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+def _bound(cmd: Sequence[str]) -> list[str]:
+    return [SETPRIV, "--pdeathsig", "KILL", "--", *cmd] if SETPRIV else list(cmd)
 
 
 def run(cmd: Sequence[str], cwd=None, env=None, timeout: float | None = None) -> subprocess.CompletedProcess:
     """``subprocess.run(cmd, capture_output=True, text=True)`` with the child bound to qflow's life (see the
     module docstring). Raises :class:`subprocess.TimeoutExpired` like ``subprocess.run`` (the group is killed
     first)."""
-    proc = subprocess.Popen(list(cmd), cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=_die_with_parent)
+    proc = subprocess.Popen(_bound(cmd), cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, process_group=0)
     try:
         out, err = proc.communicate(timeout=timeout)
     except BaseException:
         _kill_group(proc)
         raise
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    return subprocess.CompletedProcess(list(cmd), proc.returncode, out, err)
 
 
 def _kill_group(proc: subprocess.Popen) -> None:

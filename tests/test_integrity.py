@@ -13,6 +13,7 @@ import time
 import pytest
 from torch import nn
 
+from flow import proc
 from flow.compile.folding import Folding
 from flow.export import export_qonnx
 from flow.io import write_text
@@ -33,7 +34,8 @@ def _alive(pid: int) -> bool:
         return False
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+@pytest.mark.skipif(not sys.platform.startswith("linux") or proc.SETPRIV is None,
+                    reason="the parent-death signal is Linux's, set by util-linux's setpriv")
 def test_a_sigkill_of_qflow_leaves_no_child_running(tmp_path):
     """A process that runs a tool through flow.proc is SIGKILLed; its child is gone 2 s later."""
     pid_file = tmp_path / "child.pid"
