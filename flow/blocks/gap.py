@@ -5,9 +5,9 @@ sum carries ``log2 P`` more fraction bits), any other count is left to the thres
 lowering computes from the exact float chain (as for BatchNorm). Parameters, golden model, packers, the
 cycle model (exact for the RTL) and a structural resource estimate.
 
-Resource estimate (:func:`estimate_resources`): structural, *not fitted* to Yosys (no calibration points yet):
-the partial-sum memory by Yosys' memory cost rules, one ``OUT_BITS`` adder per lane, the 2-beat output queue,
-the counters.
+Resource estimate (:func:`estimate_resources`): structural (memories by Yosys' cost rules, one LUT per sum bit,
+the counters), compared with Yosys on four parameter sets (LUT within 7 %, FF, CARRY4 and LUT RAM exact there),
+not fitted on a separate calibration set.
 """
 
 from __future__ import annotations
@@ -129,18 +129,23 @@ def output_valid_times(params: GapParams, input_valid_times: Sequence[int]) -> l
 
 
 def estimate_resources(params: GapParams) -> Resources:
-    """Structural estimate (not fitted): partial sums (``max(CF, 2)`` words of ``SIMD*OUT_BITS``) where
-    :func:`~flow.blocks.cost.map_memory` puts them, ``SIMD`` adders of ``OUT_BITS`` (one LUT per bit, the
-    first-pixel clear folded in), the output queue (2 words in flip-flops, read through a 2:1 multiplexer),
-    counters and their compares."""
+    """Structural estimate, checked against Yosys ``synth_xilinx`` on four points (``synth_block``; BENCHMARKS.md):
+    Yosys puts both the partial sums (``max(CF, 2)`` words of ``SIMD*OUT_BITS``) and the 2-beat output queue in
+    LUT RAM (:func:`~flow.blocks.cost.map_memory` for each); one LUT per sum bit (the adders are on carry
+    chains: ``SIMD*carry4(OUT_BITS)`` CARRY4) plus 1.5 per counter bit for the position logic; flip-flops are
+    the counters (channel fold, pixel, queue pointers) and, with more than one fold, the LUT RAM's registered
+    read address."""
     params.validate()
     width = params.simd * params.out_bits
-    mem = map_memory(max(params.cf, 2), width)
-    counters = clog2(max(params.cf, 2)) + clog2(params.pixels + 1) + 4
-    ff = counters + 2 * width + (max(params.cf, 2) * width if mem.kind == "logic" else 0)
-    lut = width + width + counters * 2
-    return Resources(lut=lut, ff=ff, carry4=params.simd * carry4(params.out_bits) + carry4(counters),
-                     bram18=mem.bram18, lutram=mem.lutram)
+    words = max(params.cf, 2)
+    sums, queue = map_memory(words, width), map_memory(2, width)
+    counters = clog2(words) + clog2(params.pixels + 1) + 4
+    ff = counters + (clog2(params.cf) + 1 if params.cf > 1 else 0)
+    for mem, depth in ((sums, words), (queue, 2)):
+        if mem.kind == "logic":
+            ff += depth * width
+    return Resources(lut=width + 1.5 * counters, ff=ff, carry4=params.simd * carry4(params.out_bits) + carry4(counters),
+                     bram18=sums.bram18 + queue.bram18, lutram=sums.lutram + queue.lutram)
 
 
 def energy(params: GapParams, in_beats: int) -> OpEnergy:
