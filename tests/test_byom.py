@@ -163,3 +163,12 @@ def test_width_converter_between_widths_that_do_not_divide(tmp_path, build_root)
     assert (sim["mismatches_with_stalls"], sim["mismatches_without_stalls"]) == (0, 0)
     assert sim["latency_cycles_measured"] == sim["latency_cycles_predicted"]
     assert load_network(target.paths.root)[0].layers[2].simd == 2
+
+
+def test_qflow_hls_takes_the_same_front_end(tmp_path, build_root, capsys):
+    """``qflow hls file.onnx`` on BNN-PYNQ's TFC as exported: the host stages are cut off as for the RTL, and
+    the exact HLS C-simulation equals the QONNX reference of the accelerator's graph and the golden network."""
+    path = tmp_path / "TFC_1W1A.onnx"
+    export_bnn_pynq("TFC_1W1A", path)
+    assert main(["-q", "hls", str(path)]) == 0
+    assert capsys.readouterr().out.count(": 0 differing") == 3

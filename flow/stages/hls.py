@@ -15,6 +15,7 @@ import numpy as np
 
 from flow.errors import QflowError
 from flow.frontend.graph import load_qonnx
+from flow.frontend.prepare import prepare
 from flow.hls.verify import localize, pairwise, require_equal, run_csim
 from flow.io import write_json
 from flow.paths import recipe_paths
@@ -67,7 +68,8 @@ def hls_recipe(model: str, settings: dict | None = None, progress: bool = True) 
     settings = dict(settings or {})
     if str(model).endswith(".onnx"):
         name = Path(model).name.removesuffix(".onnx").removesuffix(".qonnx")
-        qonnx_model, x, labels = load_qonnx(model), None, None
+        # the graph the accelerator computes, after the front end (host stages cut off, as qflow compile does)
+        qonnx_model, x, labels = prepare(load_qonnx(model)).model, None, None
         paths = recipe_paths(name)
     else:
         recipe = load_recipe(model)
