@@ -119,17 +119,18 @@ def _save_vectors(path: Path, v: Vectors) -> None:
                  description=np.array(v.description))
 
 
-def _checks(target: Target, prepared: Prepared, net: Network, original, x: np.ndarray) -> tuple[list, np.ndarray]:
-    """The compile stage's checks: the integer network against qonnx's execution of the graph the accelerator
-    computes and, when the host runs stages around it, accelerator + host stages against the user's own file.
-    Returns the check rows and the accelerator graph's reference outputs."""
+def _checks(target: Target, prepared: Prepared, net: Network, original, x: np.ndarray,
+            golden: np.ndarray) -> tuple[list, np.ndarray]:
+    """The compile stage's checks: the integer network's outputs ``golden`` (on the inputs ``x``) against qonnx's
+    execution of the graph the accelerator computes and, when the host runs stages around it, accelerator + host
+    stages against the user's own file. Returns the check rows and the accelerator graph's reference outputs."""
     hw_in = prepared.input_stage.run(x) if prepared.input_stage else x
     reference = Reference(prepared.model).run(hw_in)
-    golden = net.run(net.quantize_input(x)).astype(np.float64) * net.output_type.scale
-    bad = int((golden != reference.reshape(golden.shape)).any(axis=1).sum())
+    real = golden.astype(np.float64) * net.output_type.scale
+    bad = int((real != reference.reshape(real.shape)).any(axis=1).sum())
     checks = [{"check": "integer network (golden) == QONNX reference", "vectors": len(x), "differing_outputs": bad}]
     if prepared.host_stages:
-        final = net.run_float(x)
+        final = net.outputs_to_float(golden)
         original_out = Reference(original).run(x)
         bad_file = int((final != original_out.reshape(final.shape)).any(axis=1).sum())
         checks.append({"check": f"accelerator + host stages == qonnx execution of {target.qonnx.name}",
@@ -161,10 +162,11 @@ def compile_target(target: Target, folding: Folding, inputs: Path | None = None)
     prepared: Prepared = hls_model.config.config["QflowRTL"]["FrontEnd"]
     net = hls_model.config.backend.network(hls_model)
     x, labels, description = _inputs(target, original, net, inputs)
-    checks, reference = _checks(target, prepared, net, original, x)
     x_int = net.quantize_input(x)
+    golden = net.run(x_int)
+    checks, reference = _checks(target, prepared, net, original, x, golden)
     design = hls_model.config.backend.write(hls_model)
-    _save_vectors(root / "vectors.npz", Vectors(x_int, net.run(x_int), reference, labels, description))
+    _save_vectors(root / "vectors.npz", Vectors(x_int, golden, reference, labels, description))
     with atomic_path(root / "model.hw.onnx") as tmp:
         prepared.model.save(str(tmp))
     data = {
@@ -181,7 +183,7 @@ def compile_target(target: Target, folding: Folding, inputs: Path | None = None)
     }
     if labels is not None:
         data["accuracy"] = {"PyTorch / QONNX": {
-            "value": float((net.run_float(x).reshape(len(x), -1).argmax(1) == labels).mean()),
+            "value": float((net.outputs_to_float(golden).reshape(len(x), -1).argmax(1) == labels).mean()),
             "how": "QONNX reference on the test split (== PyTorch, checked by the export)"}}
     source = os.path.relpath(target.qonnx.resolve(), root.resolve())
     log.info("%s: compiled at folding %s -> %s", target.name, folding.label, root)
