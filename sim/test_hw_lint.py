@@ -35,6 +35,12 @@ CONFIGS: dict[str, list[dict[str, int]]] = {
     ],
     "axis_fifo": [{"WIDTH": 1, "DEPTH": 2}, {"WIDTH": 37, "DEPTH": 64}],
     "skid_buffer": [{"WIDTH": 1}],
+    "eltwise_add": [
+        {"ELEMS": 1, "A_BITS": 1, "A_SIGNED": 0, "A_SHIFT": 0, "B_BITS": 8, "B_SIGNED": 1, "B_SHIFT": 2,
+         "OUT_BITS": 11},
+        {"ELEMS": 16, "A_BITS": 4, "A_SIGNED": 1, "A_SHIFT": 3, "B_BITS": 4, "B_SIGNED": 0, "B_SHIFT": 0,
+         "OUT_BITS": 9},
+    ],
 }
 
 _BY_STEM = {f.stem: f for f in HW_FILES}

@@ -6,14 +6,27 @@ test and its unit test; nothing else dispatches on block types.
 
 from __future__ import annotations
 
-from flow.blocks import axis_dwc, axis_fifo, gap, maxpool, mvau, pad, skid_buffer, swg, thresholding
+from flow.blocks import (
+    axis_dwc,
+    axis_fifo,
+    axis_fork,
+    eltwise_add,
+    gap,
+    maxpool,
+    mvau,
+    pad,
+    skid_buffer,
+    swg,
+    thresholding,
+)
 from flow.blocks.spec import BlockSpec
 
 __all__ = ["BLOCKS", "spec_of"]
 
 #: name -> spec, for every block in ``hw/``.
 BLOCKS: dict[str, BlockSpec] = {
-    m.SPEC.name: m.SPEC for m in (mvau, thresholding, swg, maxpool, pad, gap, axis_dwc, axis_fifo, skid_buffer)
+    m.SPEC.name: m.SPEC
+    for m in (mvau, thresholding, swg, maxpool, pad, gap, eltwise_add, axis_dwc, axis_fifo, axis_fork, skid_buffer)
 }
 
 _BY_PARAMS = {spec.params_type: spec for spec in BLOCKS.values()}

@@ -75,7 +75,10 @@ class BlockSpec:
     * ``energy(params, in_beats) -> OpEnergy``: operation counts and energy per inference;
     * ``random_data(params, seed)``: seeded memory contents (``None`` for blocks without memory);
     * ``memory_lines(params, data)``: the ``$readmemh`` lines of its memory file (``None``: no memory);
-    * ``memory_name``: that file's name in a generated design, ``{layer}`` standing for the layer's name.
+    * ``memory_name``: that file's name in a generated design, ``{layer}`` standing for the layer's name;
+    * ``port_names``: the AXI-Stream prefixes of the two ports ``ports`` describes (input, output);
+    * ``extra_ports(params)``: further ports of a block with two inputs or outputs, ``{prefix: (direction,
+      Stream)}`` with direction ``"in"`` or ``"out"`` (``None``: none). :meth:`port_map` lists them all.
     """
 
     name: str
@@ -92,6 +95,15 @@ class BlockSpec:
     random_data: Callable[[Any, int], Any] = _no_data
     memory_lines: Callable[[Any, Any], list[str]] | None = None
     memory_name: str = "{layer}.mem"
+    port_names: tuple[str, str] = ("s_axis", "m_axis")
+    extra_ports: Callable[[Any], dict[str, tuple[str, Stream]]] | None = None
+
+    def port_map(self, params: Any) -> dict[str, tuple[str, Stream]]:
+        """Every AXI-Stream port of an instance: ``{prefix: ("in" | "out", Stream)}``, inputs first."""
+        first, second = self.ports(params)
+        ports = {self.port_names[0]: ("in", first), self.port_names[1]: ("out", second)}
+        ports |= self.extra_ports(params) if self.extra_ports is not None else {}
+        return dict(sorted(ports.items(), key=lambda kv: kv[1][0] != "in"))
 
     @property
     def has_memory(self) -> bool:

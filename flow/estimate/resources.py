@@ -57,21 +57,27 @@ def estimate_block(params: object, data: Any = None) -> Resources:
 WRAPPER_TOP = "qflow_block"
 
 
-def _wrapper(module: str, vparams: dict[str, int | str], in_w: int, out_w: int) -> str:
+def _wrapper(module: str, vparams: dict[str, int | str], ports: dict[str, tuple[str, Any]]) -> str:
     quoted = {k: v if isinstance(v, int) else f'"{v}"' for k, v in vparams.items()}
     plist = ",\n".join(f"        .{k}({v})" for k, v in quoted.items())
+    decls, conns = [], []
+    for prefix, (direction, stream) in ports.items():
+        data, ready = ("input", "output") if direction == "in" else ("output", "input")
+        decls.append(f"    {data} wire [{stream.width - 1}:0] {prefix}_tdata, {data} wire {prefix}_tvalid, "
+                     f"{ready} wire {prefix}_tready")
+        conns.append(f"        .{prefix}_tdata({prefix}_tdata), .{prefix}_tvalid({prefix}_tvalid), "
+                     f".{prefix}_tready({prefix}_tready)")
+    decl_text, conn_text = ",\n".join(decls), ",\n".join(conns)
     return f"""`default_nettype none
 module {WRAPPER_TOP} (
     input  wire clk, input wire rst_n,
-    input  wire [{in_w - 1}:0] s_axis_tdata, input wire s_axis_tvalid, output wire s_axis_tready,
-    output wire [{out_w - 1}:0] m_axis_tdata, output wire m_axis_tvalid, input wire m_axis_tready
+{decl_text}
 );
     {module} #(
 {plist}
     ) dut (
         .clk(clk), .rst_n(rst_n),
-        .s_axis_tdata(s_axis_tdata), .s_axis_tvalid(s_axis_tvalid), .s_axis_tready(s_axis_tready),
-        .m_axis_tdata(m_axis_tdata), .m_axis_tvalid(m_axis_tvalid), .m_axis_tready(m_axis_tready)
+{conn_text}
     );
 endmodule
 `default_nettype wire
@@ -94,7 +100,6 @@ def synth_block(params: object, data: Any = None, seed: int = 0, workdir: str | 
     if data is None:
         data = spec.random_data(params, seed)
     mem_name = "block.mem" if spec.memory_lines is not None else None
-    in_port, out_port = spec.ports(params)
     tmp = Path(tempfile.mkdtemp(prefix="qflow_block_")) if workdir is None else Path(workdir)
     tmp.mkdir(parents=True, exist_ok=True)
     try:
@@ -105,7 +110,7 @@ def synth_block(params: object, data: Any = None, seed: int = 0, workdir: str | 
         if spec.memory_lines is not None:
             (tmp / mem_name).write_text("\n".join(spec.memory_lines(params, data)) + "\n")
         vparams = spec.verilog_parameters(params, mem_name)
-        (tmp / "top.v").write_text(_wrapper(spec.name, vparams, in_port.width, out_port.width))
+        (tmp / "top.v").write_text(_wrapper(spec.name, vparams, spec.port_map(params)))
         result = synth_xilinx(tmp, [*names, "top.v"], WRAPPER_TOP)
     finally:
         if workdir is None:

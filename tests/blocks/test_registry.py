@@ -10,6 +10,8 @@ import pytest
 
 from flow.blocks.axis_dwc import DwcParams
 from flow.blocks.axis_fifo import AxisFifoParams
+from flow.blocks.axis_fork import AxisForkParams
+from flow.blocks.eltwise_add import EltwiseAddParams
 from flow.blocks.gap import GapParams
 from flow.blocks.maxpool import MaxpoolParams
 from flow.blocks.mvau import MvauMode, MvauParams
@@ -33,6 +35,8 @@ EXAMPLE_PARAMS = {
     "axis_dwc": DwcParams(in_elems=4, out_elems=2, elem_bits=3),
     "axis_fifo": AxisFifoParams(width=8, depth=16),
     "skid_buffer": SkidBufferParams(width=8),
+    "axis_fork": AxisForkParams(width=8),
+    "eltwise_add": EltwiseAddParams(elems=2, a_bits=4, a_signed=True, a_shift=1, b_bits=4, b_signed=False, b_shift=0),
 }
 
 
