@@ -25,7 +25,7 @@ from flow.estimate.resources import (
     relative_error,
     synth_block,
 )
-from flow.rtl.generate import plan
+from flow.rtl.plan import plan
 
 
 def _small_network() -> Network:

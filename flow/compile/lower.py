@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from flow.blocks.mvau import MvauMode
+from flow.compile.branches import BranchWalk, features, stream_elems
 from flow.compile.chain import Chain, is_quant_activation, search_thresholds, verify_thresholds
 from flow.compile.network import (
     Flatten,
@@ -62,7 +63,7 @@ def _pads(layer) -> list[int]:
     return [int(layer.get_attr(f"pad_{side}", 0) or 0) for side in ("top", "bottom", "left", "right")]
 
 
-class _Lowering:
+class _Lowering(BranchWalk):
     """The walk over the graph's layers, in order; see the module docstring."""
 
     def __init__(self, hls_model, folds: Mapping[str, tuple[int, int]]) -> None:
@@ -90,16 +91,25 @@ class _Lowering:
 
     # -- the walk -----------------------------------------------------------------------------------
     def run(self) -> Network:
-        for layer in self.layers[1:]:
-            handler = HANDLERS.get(layer.class_name)
-            if handler is None:
-                raise UnsupportedError(
-                    f"layer {layer.name!r}: hls4ml layer type {layer.class_name!r} is not mapped by qflow-rtl "
-                    f"(supported: {', '.join(sorted(HANDLERS))}; Mul/Add by constants arrive as ApplyAlpha)"
-                )
-            handler(self, layer)
+        self.consumers: dict[str, list] = {}
+        for layer in self.layers:
+            for name in layer.inputs:
+                if name:
+                    self.consumers.setdefault(name, []).append(layer)
+        self.walk(self.layers[0])
         self._check_end()
         return self.net
+
+    def handle(self, layer) -> None:
+        """Lower one layer with its class's handler."""
+        handler = HANDLERS.get(layer.class_name)
+        if handler is None:
+            raise UnsupportedError(
+                f"layer {layer.name!r}: hls4ml layer type {layer.class_name!r} is not mapped by qflow-rtl "
+                f"(supported: {', '.join(sorted(HANDLERS))}, and Merge (add) closing a residual fork; Mul/Add "
+                "by constants arrive as ApplyAlpha)"
+            )
+        handler(self, layer)
 
     def _check_end(self) -> None:
         net = self.net
@@ -190,16 +200,14 @@ class _Lowering:
         chain = self.chain
         if chain.out_type is None:
             return
-        if self.pending is None:  # the input quantizer
+        if self.pending is None and self.current_type is not None:  # a quantizer on a quantized stream
+            self._requantize(chain)
+        elif self.pending is None:  # the input quantizer
             self.net.input_type = chain.out_type
             self.net.input_quantizer = chain
         else:
             matvec, lo, hi = self.pending
-            scale = np.float32(2.0**-matvec.out_frac)
-
-            def f(a: np.ndarray, chain=chain, scale=scale) -> np.ndarray:
-                return chain((np.asarray(a, dtype=np.float64) * scale).astype(np.float32))
-
+            f = _on_codes(chain, matvec.out_frac)
             thresholds, descending = search_thresholds(f, lo, hi, chain.out_type)
             th = Thresholds(
                 name=f"{matvec.name}_thresholds", thresholds=thresholds, descending=descending,
@@ -210,6 +218,34 @@ class _Lowering:
             self.pending = None
         self.current_type = chain.out_type
         self.chain = Chain("")
+
+    def _requantize(self, chain: Chain) -> None:
+        """A quantizer on an already quantized stream (e.g. a residual shortcut's QuantIdentity): nothing when it
+        gives every input value back exactly, else thresholds on the input codes (a signed stream only: the
+        thresholding block compares signed values)."""
+        t = self.current_type
+        lo, hi = t.range
+        codes = np.arange(lo, hi + 1, dtype=np.int64)
+        real_in = codes.astype(np.float64) * t.scale
+        out = chain(real_in.astype(np.float32).reshape(-1, 1)).reshape(-1)
+        if not chain.out_type.bipolar and np.array_equal(out.astype(np.float64) * chain.out_type.scale, real_in):
+            self.current_type = chain.out_type if chain.out_type.frac == t.frac else t
+            return
+        if not t.signed or t.bipolar:
+            raise UnsupportedError(
+                f"layer {chain.names[-1]!r}: requantizing an unsigned or bipolar stream ({t.describe()} -> "
+                f"{chain.out_type.describe()}) is not mapped; quantize the branch once, or use a signed type"
+            )
+        channels = self.image.c if self.image is not None else features(self.net.layers, [])
+        elems = stream_elems(self.net.layers, [])
+        f = _on_codes(chain, t.frac)
+        lo_c, hi_c = np.full(channels, lo), np.full(channels, hi)
+        thresholds, descending = search_thresholds(f, lo_c, hi_c, chain.out_type)
+        th = Thresholds(name=f"{chain.names[-1]}_requant", thresholds=thresholds, descending=descending, in_bits=t.bits,
+                        out_type=chain.out_type, pe=elems, vectors=self.image.pixels if self.image else 1)
+        verify_thresholds(th, f, lo_c, hi_c, chain.out_type)
+        self.net.layers.append(th)
+        self.current_type = chain.out_type
 
     # -- handlers -----------------------------------------------------------------------------------
     @handles("Transpose")
@@ -380,6 +416,12 @@ class _Lowering:
             raise UnsupportedError(
                 f"layer {layer.name!r}: activation {kind!r} is not mapped (supported: quantizers, ReLU, linear)"
             )
+
+
+def _on_codes(chain: Chain, frac: int) -> Callable[[np.ndarray], np.ndarray]:
+    """The chain as a function of integer codes whose real value is ``code * 2**-frac``."""
+    scale = np.float32(2.0**-frac)
+    return lambda a: chain((np.asarray(a, dtype=np.float64) * scale).astype(np.float32))
 
 
 def lower(hls_model, folds: Mapping[str, tuple[int, int]]) -> Network:

@@ -15,59 +15,10 @@ from typing import ClassVar
 
 import numpy as np
 
-from flow.blocks import gap, maxpool, mvau, pad, swg, thresholding
+from flow.blocks import eltwise_add, gap, maxpool, mvau, pad, swg, thresholding
+from flow.blocks.eltwise_add import EltwiseAddParams
 from flow.blocks.mvau import MvauMode, MvauParams
-
-
-@dataclass(frozen=True)
-class IntType:
-    """An integer tensor type: ``bits`` wide, ``signed`` or not, real value ``int * 2**-frac``.
-
-    ``bipolar`` types hold -1/+1 in one bit (bit 1 = +1, bit 0 = -1).
-    """
-
-    bits: int
-    signed: bool
-    frac: int = 0
-    bipolar: bool = False
-
-    @property
-    def scale(self) -> float:
-        return float(2.0**-self.frac)
-
-    @property
-    def range(self) -> tuple[int, int]:
-        if self.bipolar:
-            return -1, 1
-        if self.signed:
-            return -(1 << (self.bits - 1)), (1 << (self.bits - 1)) - 1
-        return 0, (1 << self.bits) - 1
-
-    def describe(self) -> str:
-        if self.bipolar:
-            return "bipolar (1 bit: 1 = +1, 0 = -1)"
-        kind = "int" if self.signed else "uint"
-        return f"{kind}{self.bits} x 2^-{self.frac}" if self.frac else f"{kind}{self.bits}"
-
-    def as_dict(self) -> dict:
-        return {
-            "bits": self.bits,
-            "signed": self.signed,
-            "frac_bits": self.frac,
-            "bipolar": self.bipolar,
-            "scale": self.scale,
-        }
-
-
-def to_codes(x: np.ndarray, t: IntType) -> np.ndarray:
-    """Values of type ``t`` -> the codes the hardware streams (bipolar -1/+1 -> 0/1; others unchanged)."""
-    x = np.asarray(x, dtype=np.int64)
-    return (x + 1) // 2 if t.bipolar else x
-
-
-def from_codes(codes: np.ndarray, t: IntType) -> np.ndarray:
-    """Inverse of :func:`to_codes`."""
-    return 2 * codes - 1 if t.bipolar else codes
+from flow.compile.inttype import IntType, from_codes, to_codes
 
 
 @dataclass(frozen=True)
@@ -380,6 +331,78 @@ class Thresholds:
         return from_codes(codes, self.out_type).reshape(shape)
 
 
+def run_layers(layers, y: np.ndarray) -> np.ndarray:
+    """Run ``layers`` in order on ``y`` (N, pixels, channels)."""
+    for layer in layers:
+        y = layer.run(y)
+    return y
+
+
+@dataclass(frozen=True)
+class Residual:
+    """A residual block: the stream forks (block ``axis_fork``) into two branches of layers, whose quantized outputs
+    (``a_type``, ``b_type``) are added exactly, their binary points aligned (block ``eltwise_add``). ``branches[0]``
+    ends at the add's first input; a branch may be empty (the identity shortcut). The sums, ``pe`` per beat, go
+    on as a matrix-vector layer's accumulators would: to thresholds (``out_type`` is their type)."""
+
+    block: ClassVar[str] = "eltwise_add"
+
+    name: str
+    branches: tuple[tuple, tuple]
+    a_type: IntType
+    b_type: IntType
+    channels: int
+    pe: int
+    vectors: int  # pixels per inference (1 for a vector)
+
+    @property
+    def out_frac(self) -> int:
+        return max(self.a_type.frac, self.b_type.frac)
+
+    @property
+    def params(self) -> EltwiseAddParams:
+        a, b = self.a_type, self.b_type
+        return EltwiseAddParams(elems=self.pe, a_bits=a.bits, a_signed=a.signed, a_shift=self.out_frac - a.frac,
+                                b_bits=b.bits, b_signed=b.signed, b_shift=self.out_frac - b.frac)
+
+    @property
+    def acc_bits(self) -> int:
+        return self.params.out_bits
+
+    @property
+    def out_type(self) -> IntType:
+        return IntType(self.acc_bits, True, self.out_frac)
+
+    #: No memory contents.
+    data: ClassVar[None] = None
+
+    @property
+    def in_features(self) -> int:
+        """Elements per inference on each of the add's inputs."""
+        return self.channels * self.vectors
+
+    def describe(self) -> str:
+        return (f"{self.name}: residual add of ({self.a_type.describe()}) + ({self.b_type.describe()}), "
+                f"{self.channels} channels x {self.vectors} pixels, {self.pe} per beat")
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """Both branches on ``x``, then their exact sum (N, pixels, channels)."""
+        a = run_layers(self.branches[0], x)
+        b = run_layers(self.branches[1], x)
+        return eltwise_add.golden(a, b, self.params).reshape(len(x), self.vectors, self.channels)
+
+
+def flat_layers(layers) -> list:
+    """``layers`` with every residual block's branches before the block itself, in stream order."""
+    out = []
+    for layer in layers:
+        if isinstance(layer, Residual):
+            for branch in layer.branches:
+                out.extend(flat_layers(branch))
+        out.append(layer)
+    return out
+
+
 @dataclass
 class Network:
     """The whole accelerator: input type, layers in stream order, output type."""
@@ -423,10 +446,7 @@ class Network:
         x = np.asarray(x_int, dtype=np.int64)
         first = self.layers[0]
         pixels = first.ifm.pixels if hasattr(first, "ifm") else 1
-        y = x.reshape(len(x), pixels, -1)
-        for layer in self.layers:
-            y = layer.run(y)
-        return y.reshape(len(x), -1)
+        return run_layers(self.layers, x.reshape(len(x), pixels, -1)).reshape(len(x), -1)
 
     def run_float(self, x: np.ndarray) -> np.ndarray:
         """Float in, float out (outputs times their scale, then the host's output stage): comparable with the
@@ -440,4 +460,7 @@ class Network:
         return y if self.output_stage is None else self.output_stage.run(y.astype(np.float32))
 
 
-Layer = MatVec | Thresholds | SlidingWindow | MaxPool | Pad | GlobalPool | Flatten
+__all__ = ["BLOCK_GOLDEN", "Flatten", "GlobalPool", "Image", "IntType", "Layer", "MatVec", "MaxPool", "Network", "Pad",
+           "Residual", "SlidingWindow", "Thresholds", "flat_layers", "from_codes", "run_layers", "to_codes"]
+
+Layer = MatVec | Thresholds | SlidingWindow | MaxPool | Pad | GlobalPool | Residual | Flatten

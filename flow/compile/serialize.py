@@ -22,6 +22,7 @@ from flow.compile.network import (
     MaxPool,
     Network,
     Pad,
+    Residual,
     SlidingWindow,
     Thresholds,
 )
@@ -31,7 +32,9 @@ __all__ = ["FORMAT", "network_from_dict", "network_to_dict"]
 #: Version tag of the layout; a file of another version is refused.
 FORMAT = "qflow-network/1"
 
-_LAYERS = {cls.__name__: cls for cls in (MatVec, Thresholds, SlidingWindow, MaxPool, Pad, GlobalPool, Flatten)}
+_LAYERS = {
+    cls.__name__: cls for cls in (MatVec, Thresholds, SlidingWindow, MaxPool, Pad, GlobalPool, Residual, Flatten)
+}
 
 
 def _encode(value: Any) -> Any:
@@ -41,15 +44,19 @@ def _encode(value: Any) -> Any:
         return value.name
     if isinstance(value, np.ndarray):
         return value.tolist()
+    if isinstance(value, tuple) and value and isinstance(value[0], tuple):  # a residual block's branches
+        return [[_layer_to_dict(layer) for layer in branch] for branch in value]
     return value
+
+
+def _layer_to_dict(layer: Any) -> dict:
+    fields = {f.name: _encode(getattr(layer, f.name)) for f in dataclasses.fields(layer)}
+    return {"kind": type(layer).__name__, **fields}
 
 
 def network_to_dict(net: Network) -> dict:
     """``net`` as plain JSON data (see :func:`network_from_dict`)."""
-    layers = []
-    for layer in net.layers:
-        fields = {f.name: _encode(getattr(layer, f.name)) for f in dataclasses.fields(layer)}
-        layers.append({"kind": type(layer).__name__, **fields})
+    layers = [_layer_to_dict(layer) for layer in net.layers]
     return {
         "format": FORMAT,
         "input_type": dataclasses.asdict(net.input_type),
@@ -66,7 +73,7 @@ def _decode_layer(d: dict) -> Any:
     kwargs = {}
     for f in dataclasses.fields(cls):
         v = d[f.name]
-        if f.name in ("in_type", "out_type", "elem_type"):
+        if f.name in ("in_type", "out_type", "elem_type", "a_type", "b_type"):
             v = IntType(**v)
         elif f.name == "ifm":
             v = Image(**v)
@@ -74,6 +81,8 @@ def _decode_layer(d: dict) -> Any:
             v = MvauMode[v]
         elif f.name in ("weights", "thresholds"):
             v = np.asarray(v, dtype=np.int64).reshape(len(v), -1)
+        elif f.name == "branches":
+            v = tuple(tuple(_decode_layer(layer) for layer in branch) for branch in v)
         elif f.name == "descending":
             v = np.asarray(v, dtype=bool)
         kwargs[f.name] = v

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from flow.blocks.cost import OpEnergy, add_pj, mul_pj, sram_pj
 from flow.blocks.registry import BLOCKS
-from flow.compile.network import Network
+from flow.compile.network import Network, flat_layers
 
 __all__ = ["ASSUMPTIONS", "LayerEnergy", "add_pj", "layer_energy", "mul_pj", "network_energy", "sram_pj"]
 
@@ -57,7 +57,7 @@ ASSUMPTIONS = (
 
 def network_energy(net: Network) -> dict:
     """Per-layer and total energy per inference (pJ) of the operation model, with its assumptions."""
-    layers = [e for e in (layer_energy(x) for x in net.layers) if e is not None]
+    layers = [e for e in (layer_energy(x) for x in flat_layers(net.layers)) if e is not None]
     return {
         "how": "estimated: operation model (counts from the integer network x 45 nm per-operation energies)",
         "assumptions": ASSUMPTIONS,

@@ -10,7 +10,7 @@ measure the error. This module:
 * :func:`synth_block`: synthesize one block alone, with given parameters and seeded random weights or
   thresholds, exactly as the network flow synthesizes each layer (``synth_xilinx -flatten``, the block kept as
   its own module), and read its cell counts back;
-* :func:`estimate_network` (sum over the blocks :func:`flow.rtl.generate.plan` makes of a network) and
+* :func:`estimate_network` (sum over the blocks :func:`flow.rtl.plan.plan` makes of a network) and
   :func:`compare` (estimate vs Yosys, key by key).
 
 The estimates are a model of Yosys' result, not of Vivado's: no place and route, ROMs of constant weights
@@ -28,7 +28,7 @@ from typing import Any
 from flow.blocks.cost import RESOURCE_KEYS, Resources
 from flow.blocks.registry import spec_of
 from flow.compile.network import Network
-from flow.rtl.generate import plan
+from flow.rtl.plan import plan
 from flow.rtl.yosys import synth_xilinx
 
 __all__ = [

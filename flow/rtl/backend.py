@@ -25,7 +25,7 @@ import numpy as np
 from flow.blocks.mvau import MvauMode
 from flow.compile.folding import Folding, fold_table
 from flow.compile.lower import lower
-from flow.compile.network import MatVec, Network
+from flow.compile.network import MatVec, Network, flat_layers
 from flow.rtl.generate import RtlDesign, write_rtl
 from flow.rtl.harness import run_network
 from flow.rtl.verilator import build_harness
@@ -61,7 +61,7 @@ def cxx_opt_level(net: Network, sim_build: str = "fast-build") -> str:
         return FAST_SIM_FLAGS
     lanes = sum(
         layer.pe * (-(-layer.simd // 64) if layer.mode == MvauMode.XNOR else layer.simd)
-        for layer in net.layers
+        for layer in flat_layers(net.layers)
         if isinstance(layer, MatVec)
     )
     return "-O0" if lanes > BIG_DESIGN_LANES else "-O1"

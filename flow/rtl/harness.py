@@ -10,7 +10,8 @@ import numpy as np
 
 from flow.compile.network import Network
 from flow.errors import QflowError
-from flow.rtl.generate import MAX_HARNESS_BEATS, TOP, RtlDesign, pack_input_words, plan, unpack_output_words
+from flow.rtl.generate import MAX_HARNESS_BEATS, TOP, RtlDesign, pack_input_words, unpack_output_words
+from flow.rtl.plan import plan
 from flow.rtl.verilator import HarnessRun, merge_runs, run_harness
 
 __all__ = ["load_design", "run_network"]

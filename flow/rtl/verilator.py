@@ -195,7 +195,11 @@ def run_harness(
     result = proc.run(cmd, cwd=rtl_dir)
     match = _RESULT.search(result.stdout)
     if result.returncode != 0 or match is None:
-        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-10:])
+        lines = (result.stdout + result.stderr).strip().splitlines()
+        reported = [line.removeprefix("QFLOW_ERROR: ") for line in lines if line.startswith("QFLOW_ERROR: ")]
+        if reported:  # the harness's own diagnosis (a deadlock, too little stimulus): one line
+            raise SimulationError(f"{rtl_dir}: simulation stopped: {reported[0]}")
+        tail = "\n".join(lines[-10:])
         raise SimulationError(f"{rtl_dir}: simulation did not finish (exit {result.returncode}):\n{tail}")
     out_words = max(1, -(-out_width // 32))
     got = np.fromfile(out, dtype=np.dtype("<u4")) if out.is_file() else np.zeros(0, dtype=np.uint32)

@@ -16,8 +16,9 @@ import numpy as np
 from flow.errors import QflowError
 from flow.io import atomic_path
 from flow.rtl.backend import cxx_opt_level
-from flow.rtl.generate import RtlDesign, block_times
+from flow.rtl.generate import RtlDesign
 from flow.rtl.harness import load_design, run_network
+from flow.rtl.plan import block_times
 from flow.rtl.verilator import HarnessRun, build_harness
 from flow.stages.artefacts import invalidate, locked, write_artefact
 from flow.stages.compile import load_network, load_vectors

@@ -124,7 +124,7 @@ def test_network_predict_whole_split_equals_reference(weight, act, inp, folding,
     assert one.latency_max == design.interface["latency_cycles_estimate"]
     # per block (harness probes): done cycle of one inference == the beat-timing model; inside the free-running
     # pipeline every block completes an inference every cycles_per_inference cycles
-    from flow.rtl.generate import block_times
+    from flow.rtl.plan import block_times
 
     predicted = [t[-1] for t in block_times(design.blocks, design.interface["input"]["beats_per_inference"])]
     assert [done0 - one.first_in_cycle for done0, _ in one.blocks] == predicted
