@@ -35,6 +35,12 @@ CONFIGS: dict[str, list[dict[str, int]]] = {
     ],
     "axis_fifo": [{"WIDTH": 1, "DEPTH": 2}, {"WIDTH": 37, "DEPTH": 64}],
     "skid_buffer": [{"WIDTH": 1}],
+    "vvau": [
+        {"CH": 8, "K2": 9, "SIMD": 2, "MODE": 1, "IN_BITS": 4, "W_BITS": 4, "ACC_BITS": 12},
+        {"CH": 4, "K2": 1, "SIMD": 4, "MODE": 1, "IN_BITS": 4, "W_BITS": 4, "ACC_BITS": 9},
+        {"CH": 6, "K2": 4, "SIMD": 3, "MODE": 0, "IN_BITS": 1, "W_BITS": 1, "ACC_BITS": 4},
+        {"CH": 6, "K2": 9, "SIMD": 1, "MODE": 4, "IN_BITS": 1, "W_BITS": 4, "ACC_BITS": 8},
+    ],
     "eltwise_add": [
         {"ELEMS": 1, "A_BITS": 1, "A_SIGNED": 0, "A_SHIFT": 0, "B_BITS": 8, "B_SIGNED": 1, "B_SHIFT": 2,
          "OUT_BITS": 11},

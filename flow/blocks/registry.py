@@ -18,6 +18,7 @@ from flow.blocks import (
     skid_buffer,
     swg,
     thresholding,
+    vvau,
 )
 from flow.blocks.spec import BlockSpec
 
@@ -26,7 +27,9 @@ __all__ = ["BLOCKS", "spec_of"]
 #: name -> spec, for every block in ``hw/``.
 BLOCKS: dict[str, BlockSpec] = {
     m.SPEC.name: m.SPEC
-    for m in (mvau, thresholding, swg, maxpool, pad, gap, eltwise_add, axis_dwc, axis_fifo, axis_fork, skid_buffer)
+    for m in (
+        mvau, vvau, thresholding, swg, maxpool, pad, gap, eltwise_add, axis_dwc, axis_fifo, axis_fork, skid_buffer
+    )
 }
 
 _BY_PARAMS = {spec.params_type: spec for spec in BLOCKS.values()}

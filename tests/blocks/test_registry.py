@@ -20,6 +20,7 @@ from flow.blocks.registry import BLOCKS, spec_of
 from flow.blocks.skid_buffer import SkidBufferParams
 from flow.blocks.swg import SwgParams
 from flow.blocks.thresholding import ThresholdingParams
+from flow.blocks.vvau import VvauParams
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,6 +37,7 @@ EXAMPLE_PARAMS = {
     "axis_fifo": AxisFifoParams(width=8, depth=16),
     "skid_buffer": SkidBufferParams(width=8),
     "axis_fork": AxisForkParams(width=8),
+    "vvau": VvauParams(ch=6, k2=9, simd=3, mode=MvauMode.MAC, in_bits=4, in_signed=False, w_bits=4, acc_bits=12),
     "eltwise_add": EltwiseAddParams(elems=2, a_bits=4, a_signed=True, a_shift=1, b_bits=4, b_signed=False, b_shift=0),
 }
 
