@@ -1,5 +1,8 @@
 """Layers of today's tiny models, from a Brevitas model to RTL.
 
+Depthwise convolutions (``groups == in == out channels``) map to the depthwise unit (``vvau``); other grouped
+convolutions are expanded to dense ones with block-diagonal weights by the front end.
+
 Global average pooling: torch exports ``AdaptiveAvgPool2d(1)`` as ``ReduceMean`` over the spatial axes, the
 front end reads it as ``GlobalAveragePool``, the lowering maps it to the ``gap`` block (exact sum, power-of-two
 pixel count as a scale), directly into a dense layer or through thresholds when a quantizer follows. Strided,
@@ -80,3 +83,50 @@ def test_strided_padded_and_pointwise_convolutions_are_exact(tmp_path, build_roo
     assert swgs == [(3, 2), (1, 1)]
     sim = simulate_target(target, stall_percent=40)
     assert (sim["mismatches_with_stalls"], sim["mismatches_without_stalls"]) == (0, 0)
+
+
+def _separable(groups_pointwise: int = 1, multiplier: int = 1) -> nn.Module:
+    """A stem conv, a strided depthwise 3x3 conv (or depth multiplier > 1), a grouped 1x1 conv, global pool."""
+    seed_everything(0)
+    mid = 8 * multiplier
+    return nn.Sequential(
+        QAct("uint4"), QConv2d(1, 8, 3, weight="int4", padding=1), nn.BatchNorm2d(8), QAct("uint4"),
+        QConv2d(8, mid, 3, weight="int4", padding=1, stride=2, groups=8), nn.BatchNorm2d(mid), QAct("uint4"),
+        QConv2d(mid, 8, 1, weight="int4", groups=groups_pointwise), nn.BatchNorm2d(8), QAct("uint4"),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), QLinear(8, 3, weight="int4")).eval()
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("folding", ["folded", "parallel"])
+def test_depthwise_and_grouped_convolutions_are_exact_in_rtl(folding, tmp_path, build_root):
+    """A strided depthwise convolution maps to the depthwise unit (``vvau``); a grouped 1x1 convolution (2 groups)
+    to a dense MVAU with block-diagonal weights. RTL == golden under stalls."""
+    path = tmp_path / "separable.onnx"
+    export_qonnx(_separable(groups_pointwise=2), (1, 8, 8), path)
+    target = resolve(path)
+    compile_target(target, Folding.parse(folding))
+    net, _ = load_network(target.paths.root)
+    dw = [layer for layer in net.layers if type(layer).__name__ == "Depthwise"]
+    assert [(d.mh, d.k2, d.vectors) for d in dw] == [(8, 9, 16)]
+    assert dw[0].simd == 8 or folding == "folded"  # parallel: every channel of a position in one beat
+    pointwise = next(layer for layer in net.layers if type(layer).__name__ == "MatVec" and layer.mw == 8)
+    assert (pointwise.weights[:4, 4:] == 0).all() and (pointwise.weights[4:, :4] == 0).all()
+    sim = simulate_target(target, stall_percent=40)
+    assert (sim["mismatches_with_stalls"], sim["mismatches_without_stalls"]) == (0, 0)
+    assert sim["cycles_per_inference_measured"] == sim["cycles_per_inference_predicted"]
+
+
+def test_a_depth_multiplier_above_one_is_expanded_to_a_dense_convolution(tmp_path, build_root):
+    path = tmp_path / "multiplier.onnx"
+    export_qonnx(_separable(multiplier=2), (1, 8, 8), path)
+    target = resolve(path)
+    compile_target(target, Folding.parse("folded"))  # the integer network == QONNX, or it raises
+    net, _ = load_network(target.paths.root)
+    assert "Depthwise" not in [type(layer).__name__ for layer in net.layers]
+
+
+def test_a_depthwise_layer_takes_pe_equal_to_simd(tmp_path, build_root):
+    path = tmp_path / "dw_fold.onnx"
+    export_qonnx(_separable(), (1, 8, 8), path)
+    with pytest.raises(UnsupportedError, match=r"a depthwise layer takes PE = SIMD, a divisor of its 8 channels"):
+        compile_target(resolve(path), Folding.parse("folded", {"Conv_1": (4, 2)}))

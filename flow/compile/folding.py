@@ -34,6 +34,8 @@ DEFAULT_FOLDED_TARGET = 64
 #: hls4ml layer classes lowered to matrix-vector units.
 DENSE_CLASSES = ("Dense", "QflowAdderDense")
 CONV_CLASSES = ("Conv2D", "QflowAdderConv2D")
+#: hls4ml layer classes lowered to depthwise units (one parallelism: SIMD channels per beat, PE = SIMD).
+DEPTHWISE_CLASSES = ("DepthwiseConv2D",)
 
 
 class FoldMode(Enum):
@@ -142,6 +144,7 @@ class _Shape:
     vectors: int = 1
     channels: int | None = None
     reuse: int = 1
+    depthwise: bool = False  # a depthwise unit: (1, SIMD) folded like a one-output layer, then PE = SIMD
 
 
 def _shapes(hls_model) -> list[_Shape]:
@@ -155,19 +158,37 @@ def _shapes(hls_model) -> list[_Shape]:
             c = int(layer.get_attr("n_chan"))
             windows = int(layer.get_attr("out_height")) * int(layer.get_attr("out_width"))
             out.append(_Shape(layer.name, int(layer.get_attr("n_filt")), k2 * c, windows, c, reuse))
+        elif layer.class_name in DEPTHWISE_CLASSES:
+            k2 = int(layer.get_attr("filt_height")) * int(layer.get_attr("filt_width"))
+            c = int(layer.get_attr("n_chan"))
+            windows = int(layer.get_attr("out_height")) * int(layer.get_attr("out_width"))
+            out.append(_Shape(layer.name, 1, k2 * c, windows, c, reuse, depthwise=True))
     return out
 
 
 def _explicit(folding: Folding, name: str) -> tuple[int, int] | None:
     """A per-layer override, by the hls4ml layer name or that name without its ``Dense_``/``Conv2D_`` prefix."""
-    for key in (name, name.removeprefix("Dense_").removeprefix("Conv2D_")):
+    for key in (name, name.removeprefix("Dense_").removeprefix("Conv2D_").removeprefix("DepthwiseConv2D_")):
         if key in folding.layers:
             return folding.layers[key]
     return None
 
 
 def _fold(s: _Shape, folding: Folding, folded_target: int) -> tuple[int, int]:
-    explicit = _explicit(folding, s.name)
+    if s.depthwise:  # K2*C/SIMD cycles per window, as a one-output layer of K2*C inputs
+        explicit = _explicit(folding, s.name)
+        if explicit is not None and (explicit[0] != explicit[1] or s.channels % explicit[1]):
+            raise UnsupportedError(
+                f"layer {s.name!r}: a depthwise layer takes PE = SIMD, a divisor of its {s.channels} channels "
+                f"(valid: {divisors(s.channels)}), got PE={explicit[0]} SIMD={explicit[1]}"
+            )
+        simd = explicit[1] if explicit is not None else _fold_plain(s, folding, folded_target)[1]
+        return simd, simd
+    return _fold_plain(s, folding, folded_target)
+
+
+def _fold_plain(s: _Shape, folding: Folding, folded_target: int) -> tuple[int, int]:
+    explicit = None if s.depthwise else _explicit(folding, s.name)
     if explicit is not None:
         return check_fold(s.name, s.mh, s.mw, *explicit)
     if s.reuse > 1:
@@ -191,7 +212,8 @@ def fold_table(hls_model, folding: Folding) -> dict[str, tuple[int, int]]:
     convs = [s for s in shapes if s.channels is not None]
     folded_target = max((s.vectors * (s.mw // s.channels) for s in convs), default=DEFAULT_FOLDED_TARGET)
     table = {s.name: _fold(s, folding, folded_target) for s in shapes}
-    names = {n for s in shapes for n in (s.name, s.name.removeprefix("Dense_").removeprefix("Conv2D_"))}
+    names = {n for s in shapes
+             for n in (s.name, s.name.removeprefix("Dense_").removeprefix("Conv2D_").removeprefix("DepthwiseConv2D_"))}
     unknown = sorted(set(folding.layers) - names)
     if unknown:
         raise UnsupportedError(

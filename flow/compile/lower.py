@@ -22,6 +22,7 @@ from flow.blocks.mvau import MvauMode
 from flow.compile.branches import BranchWalk, features, stream_elems
 from flow.compile.chain import Chain, is_quant_activation, search_thresholds, verify_thresholds
 from flow.compile.network import (
+    Depthwise,
     Flatten,
     GlobalPool,
     Image,
@@ -162,11 +163,7 @@ class _Lowering(BranchWalk):
         """Append the matrix-vector layer of ``layer`` and open the chain that follows it."""
         mode, w_bits = self._mode(layer, in_type, w_bipolar, adder, W)
         lo, hi, partial = adder_interval(W, in_type) if adder else acc_interval(W, in_type)
-        if int(partial.max()) >= 2**FLOAT32_EXACT_BITS:
-            raise NotExactError(
-                f"layer {layer.name!r}: partial sums reach {int(partial.max())} >= 2^24, so the float32 "
-                "QONNX reference is not exact; use fewer bits or a smaller layer"
-            )
+        self._check_exact(layer, partial)
         pe, simd = self.fold(layer, W.shape[1], channels)
         matvec = MatVec(
             name=layer.name, weights=W, mode=mode, in_type=in_type, w_bits=w_bits,
@@ -175,13 +172,25 @@ class _Lowering(BranchWalk):
         )
         matvec.params.validate()
         self.net.layers.append(matvec)
-        self.pending = (matvec, lo, hi)
+        self.open_chain(layer, matvec, lo, hi)
+        return matvec
+
+    @staticmethod
+    def _check_exact(layer, partial: np.ndarray) -> None:
+        if int(partial.max()) >= 2**FLOAT32_EXACT_BITS:
+            raise NotExactError(
+                f"layer {layer.name!r}: partial sums reach {int(partial.max())} >= 2^24, so the float32 "
+                "QONNX reference is not exact; use fewer bits or a smaller layer"
+            )
+
+    def open_chain(self, layer, producer, lo: np.ndarray, hi: np.ndarray) -> None:
+        """``producer``'s accumulators wait for the elementwise chain after ``layer`` (its bias first)."""
+        self.pending = (producer, lo, hi)
         self.chain = Chain(layer.name)
         bias = layer.weights.get("bias")
         if bias is not None and np.any(np.asarray(bias.data) != 0):
             self.chain.add_bias(np.asarray(bias.data))
         self.current_type = None
-        return matvec
 
     @staticmethod
     def _mode(layer, in_type: IntType, w_bipolar: bool, adder: bool, W: np.ndarray) -> tuple[MvauMode, int]:
@@ -335,6 +344,40 @@ class _Lowering(BranchWalk):
             front.insert(0, Pad(f"{layer.name}_pad", image, *pads, value=0, simd=mv.simd, elem_type=in_type))
         layers[at:at] = front
         self.image = Image(windows.h, windows.w, mv.mh)
+
+    @handles("DepthwiseConv2D")
+    def depthwise(self, layer) -> None:
+        """Padding (if any), a sliding-window generator and the depthwise unit (block ``vvau``), all at the layer's
+        SIMD (channels per beat). Depth multiplier 1 only (one output channel per input channel)."""
+        in_type = self.ready_input(layer)
+        if self.image is None or self.chw_flatten is not None:
+            raise UnsupportedError(f"layer {layer.name!r}: DepthwiseConv2D expected a channels-last image input")
+        k, stride = self._conv_geometry(layer)
+        pads, image = _pads(layer), self.image
+        if int(layer.get_attr("depth_multiplier", 1) or 1) != 1 or int(layer.get_attr("n_filt")) != image.c:
+            raise UnsupportedError(
+                f"layer {layer.name!r}: a depthwise convolution with depth multiplier "
+                f"{layer.get_attr('depth_multiplier')} is not mapped (expected 1: one output channel per input channel)"
+            )
+        if any(pads) and in_type.bipolar:
+            raise UnsupportedError(f"layer {layer.name!r}: zero padding {pads} of a bipolar (+-1) input has no code "
+                                   "for 0")
+        W, w_frac, w_bipolar = layer_weights(layer, in_type, False)
+        mode, w_bits = self._mode(layer, in_type, w_bipolar, False, W)
+        lo, hi, partial = acc_interval(W, in_type)
+        self._check_exact(layer, partial)
+        padded = Image(image.h + pads[0] + pads[1], image.w + pads[2] + pads[3], image.c)
+        _, simd = self.fold(layer, W.shape[1] * image.c, image.c)
+        swg = SlidingWindow(f"{layer.name}_swg", padded, k, stride, simd=simd, elem_type=in_type)
+        dw = Depthwise(name=layer.name, weights=W, mode=mode, in_type=in_type, w_bits=w_bits,
+                       acc_bits=signed_bits_for(int(lo.min()) - 1, int(hi.max()) + 1),
+                       out_frac=in_type.frac + w_frac, simd=simd, vectors=swg.ofm.pixels)
+        dw.params.validate()
+        if any(pads):
+            self.net.layers.append(Pad(f"{layer.name}_pad", image, *pads, value=0, simd=simd, elem_type=in_type))
+        self.net.layers += [swg, dw]
+        self.open_chain(layer, dw, lo, hi)
+        self.image = Image(swg.ofm.h, swg.ofm.w, image.c)
 
     @handles("Pooling2D")
     def pool(self, layer) -> None:

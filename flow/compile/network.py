@@ -15,10 +15,10 @@ from typing import ClassVar
 
 import numpy as np
 
-from flow.blocks import eltwise_add, gap, maxpool, mvau, pad, swg, thresholding
-from flow.blocks.eltwise_add import EltwiseAddParams
+from flow.blocks import gap, maxpool, mvau, pad, swg, thresholding, vvau
 from flow.blocks.mvau import MvauMode, MvauParams
 from flow.compile.inttype import IntType, from_codes, to_codes
+from flow.compile.residual import Residual, flat_layers, run_layers
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,67 @@ class MatVec:
         """(N, ..., MW) integers -> (N, ..., MH): one matrix-vector product per vector."""
         x = np.asarray(x, dtype=np.int64)
         y = mvau.golden(x.reshape(-1, self.mw), self.weights, self.params)
+        return y.reshape(*x.shape[:-1], self.mh)
+
+
+@dataclass(frozen=True)
+class Depthwise:
+    """A depthwise convolution after its sliding-window generator: per window (``K2*C`` elements,
+    position-major) one output per channel, ``y[c] = sum_k op(x[k][c], W[c][k])``; ``weights`` is ``(C, K2)``
+    int64. ``simd`` channels per beat in and out. Block: ``vvau``."""
+
+    block: ClassVar[str] = "vvau"
+
+    name: str
+    weights: np.ndarray
+    mode: MvauMode
+    in_type: IntType
+    w_bits: int
+    acc_bits: int
+    out_frac: int
+    simd: int
+    vectors: int  # windows per inference
+
+    @property
+    def mh(self) -> int:
+        """Outputs per window: the channels."""
+        return int(self.weights.shape[0])
+
+    @property
+    def k2(self) -> int:
+        return int(self.weights.shape[1])
+
+    @property
+    def pe(self) -> int:
+        """Outputs per beat (= channels per input beat)."""
+        return self.simd
+
+    @property
+    def params(self) -> vvau.VvauParams:
+        return vvau.VvauParams(ch=self.mh, k2=self.k2, simd=self.simd, mode=self.mode, in_bits=self.in_type.bits,
+                               in_signed=self.in_type.signed or self.in_type.bipolar, w_bits=self.w_bits,
+                               acc_bits=self.acc_bits)
+
+    @property
+    def in_features(self) -> int:
+        return self.k2 * self.mh * self.vectors
+
+    @property
+    def data(self) -> np.ndarray:
+        return self.weights
+
+    @property
+    def out_type(self) -> IntType:
+        return IntType(self.acc_bits, True, self.out_frac)
+
+    def describe(self) -> str:
+        return (f"{self.name}: depthwise {self.mode.name} {self.mh} channels x {self.k2} taps, SIMD={self.simd}, "
+                f"acc {self.acc_bits} bits, {self.vectors} windows")
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """(N, windows, K2*C) -> (N, windows, C)."""
+        x = np.asarray(x, dtype=np.int64)
+        y = vvau.golden(x.reshape(-1, self.k2 * self.mh), self.weights, self.params)
         return y.reshape(*x.shape[:-1], self.mh)
 
 
@@ -331,78 +392,6 @@ class Thresholds:
         return from_codes(codes, self.out_type).reshape(shape)
 
 
-def run_layers(layers, y: np.ndarray) -> np.ndarray:
-    """Run ``layers`` in order on ``y`` (N, pixels, channels)."""
-    for layer in layers:
-        y = layer.run(y)
-    return y
-
-
-@dataclass(frozen=True)
-class Residual:
-    """A residual block: the stream forks (block ``axis_fork``) into two branches of layers, whose quantized outputs
-    (``a_type``, ``b_type``) are added exactly, their binary points aligned (block ``eltwise_add``). ``branches[0]``
-    ends at the add's first input; a branch may be empty (the identity shortcut). The sums, ``pe`` per beat, go
-    on as a matrix-vector layer's accumulators would: to thresholds (``out_type`` is their type)."""
-
-    block: ClassVar[str] = "eltwise_add"
-
-    name: str
-    branches: tuple[tuple, tuple]
-    a_type: IntType
-    b_type: IntType
-    channels: int
-    pe: int
-    vectors: int  # pixels per inference (1 for a vector)
-
-    @property
-    def out_frac(self) -> int:
-        return max(self.a_type.frac, self.b_type.frac)
-
-    @property
-    def params(self) -> EltwiseAddParams:
-        a, b = self.a_type, self.b_type
-        return EltwiseAddParams(elems=self.pe, a_bits=a.bits, a_signed=a.signed, a_shift=self.out_frac - a.frac,
-                                b_bits=b.bits, b_signed=b.signed, b_shift=self.out_frac - b.frac)
-
-    @property
-    def acc_bits(self) -> int:
-        return self.params.out_bits
-
-    @property
-    def out_type(self) -> IntType:
-        return IntType(self.acc_bits, True, self.out_frac)
-
-    #: No memory contents.
-    data: ClassVar[None] = None
-
-    @property
-    def in_features(self) -> int:
-        """Elements per inference on each of the add's inputs."""
-        return self.channels * self.vectors
-
-    def describe(self) -> str:
-        return (f"{self.name}: residual add of ({self.a_type.describe()}) + ({self.b_type.describe()}), "
-                f"{self.channels} channels x {self.vectors} pixels, {self.pe} per beat")
-
-    def run(self, x: np.ndarray) -> np.ndarray:
-        """Both branches on ``x``, then their exact sum (N, pixels, channels)."""
-        a = run_layers(self.branches[0], x)
-        b = run_layers(self.branches[1], x)
-        return eltwise_add.golden(a, b, self.params).reshape(len(x), self.vectors, self.channels)
-
-
-def flat_layers(layers) -> list:
-    """``layers`` with every residual block's branches before the block itself, in stream order."""
-    out = []
-    for layer in layers:
-        if isinstance(layer, Residual):
-            for branch in layer.branches:
-                out.extend(flat_layers(branch))
-        out.append(layer)
-    return out
-
-
 @dataclass
 class Network:
     """The whole accelerator: input type, layers in stream order, output type."""
@@ -460,7 +449,8 @@ class Network:
         return y if self.output_stage is None else self.output_stage.run(y.astype(np.float32))
 
 
-__all__ = ["BLOCK_GOLDEN", "Flatten", "GlobalPool", "Image", "IntType", "Layer", "MatVec", "MaxPool", "Network", "Pad",
-           "Residual", "SlidingWindow", "Thresholds", "flat_layers", "from_codes", "run_layers", "to_codes"]
+__all__ = ["BLOCK_GOLDEN", "Depthwise", "Flatten", "GlobalPool", "Image", "IntType", "Layer", "MatVec", "MaxPool",
+           "Network", "Pad", "Residual", "SlidingWindow", "Thresholds", "flat_layers", "from_codes", "run_layers",
+           "to_codes"]
 
-Layer = MatVec | Thresholds | SlidingWindow | MaxPool | Pad | GlobalPool | Residual | Flatten
+Layer = MatVec | Depthwise | Thresholds | SlidingWindow | MaxPool | Pad | GlobalPool | Residual | Flatten

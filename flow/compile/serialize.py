@@ -14,6 +14,7 @@ import numpy as np
 
 from flow.blocks.mvau import MvauMode
 from flow.compile.network import (
+    Depthwise,
     Flatten,
     GlobalPool,
     Image,
@@ -33,7 +34,8 @@ __all__ = ["FORMAT", "network_from_dict", "network_to_dict"]
 FORMAT = "qflow-network/1"
 
 _LAYERS = {
-    cls.__name__: cls for cls in (MatVec, Thresholds, SlidingWindow, MaxPool, Pad, GlobalPool, Residual, Flatten)
+    cls.__name__: cls
+    for cls in (MatVec, Depthwise, Thresholds, SlidingWindow, MaxPool, Pad, GlobalPool, Residual, Flatten)
 }
 
 

@@ -219,11 +219,6 @@ def _check_image_ops(model) -> None:
                 raise UnsupportedError(
                     f"Conv node {node.name!r}: dilations {list(attrs['dilations'])} are not supported (expected 1)"
                 )
-            if int(attrs.get("group", 1)) != 1:
-                raise UnsupportedError(
-                    f"Conv node {node.name!r}: group={attrs['group']} (grouped/depthwise convolution) is not "
-                    "supported (expected 1)"
-                )
             if attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
                 raise UnsupportedError(f"Conv node {node.name!r}: auto_pad is not supported (give explicit pads)")
         elif node.op_type == "AveragePool":

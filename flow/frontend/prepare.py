@@ -5,7 +5,9 @@ Steps, in order: qonnx cleanup (constant folding, shapes, datatypes, readable na
 ``MatMul`` (+ ``Add``); the host stages cut off (:mod:`flow.frontend.host`: the reshapes and elementwise ops
 by constants before the first quantizer, the elementwise ops by constants after the last layer); ``Sub`` by a
 constant rewritten as ``Add`` of its negation and ``Div`` by a power of two as ``Mul`` by its inverse (both
-exact; a ``Div`` by any other constant between layers is refused, naming the node); then the supported-op
+exact; a ``Div`` by any other constant between layers is refused, naming the node); ``ReduceMean`` over the
+spatial axes read as ``GlobalAveragePool``; grouped convolutions other than depthwise expanded to dense ones with
+block-diagonal weights (:func:`rewrite_grouped_conv`); then the supported-op
 check and the exactness check (every quantizer scale a power of two, zero point 0). Each refusal is an
 :class:`~flow.errors.UnsupportedError` / :class:`~flow.errors.NotExactError` naming the node, what was
 expected and what arrived.
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from onnx import helper, numpy_helper
 
-from flow.errors import NotExactError
+from flow.errors import NotExactError, UnsupportedError
 from flow.frontend.graph import check_exact, check_supported, clean, is_power_of_two
 from flow.frontend.host import HostStage, split_host_stages
 
@@ -91,6 +93,47 @@ def rewrite_spatial_mean(model) -> None:
             del node.attribute[:]
 
 
+def _conv_attr(node, name: str, default):
+    return next((helper.get_attribute_value(a) for a in node.attribute if a.name == name), default)
+
+
+def rewrite_grouped_conv(model) -> None:
+    """A grouped ``Conv`` (``1 < group``) that is not depthwise (``group == C_in == C_out``, which the depthwise
+    unit maps) becomes a dense ``Conv`` whose weights are block-diagonal: zero outside each group's block. The
+    same function exactly (the added terms are 0 * x), at the cost of a dense convolution's operations. The
+    weight must be an initializer, directly or through a weight ``Quant`` with zero point 0 (0 stays 0)."""
+    for node in model.graph.node:
+        group = int(_conv_attr(node, "group", 1))
+        if node.op_type != "Conv" or group == 1:
+            continue
+        c_in = (model.get_tensor_shape(node.input[0]) or [0, 0])[1]
+        holder, w = node, model.get_initializer(node.input[1])
+        if w is None:
+            quant = model.find_producer(node.input[1])
+            zero = model.get_initializer(quant.input[2]) if quant is not None and quant.op_type == "Quant" else None
+            if zero is None or np.any(np.asarray(zero) != 0) or model.get_initializer(quant.input[0]) is None:
+                raise UnsupportedError(
+                    f"Conv node {node.name!r}: group={group}: expected its weights as an initializer or a Quant of "
+                    "one with zero point 0 (to expand the groups into a dense convolution)"
+                )
+            holder, w = quant, model.get_initializer(quant.input[0])
+        c_out = w.shape[0]
+        if group == c_in == c_out:
+            continue  # depthwise: the vvau block
+        per_in, per_out = w.shape[1], c_out // group
+        dense = np.zeros((c_out, per_in * group, *w.shape[2:]), dtype=np.float32)
+        for g in range(group):
+            dense[g * per_out:(g + 1) * per_out, g * per_in:(g + 1) * per_in] = w[g * per_out:(g + 1) * per_out]
+        at = 1 if holder is node else 0
+        holder.input[at] = _replace_initializer(model, holder.input[at], dense)
+        for info in [*model.graph.value_info]:  # its shape changed: let the cleanup infer it again
+            if info.name == holder.output[0] and holder is not node:
+                model.graph.value_info.remove(info)
+        for attr in node.attribute:
+            if attr.name == "group":
+                attr.i = 1
+
+
 def prepare(model) -> Prepared:
     """Run the front end on a QONNX ``ModelWrapper`` (not modified); see the module docstring."""
     work = clean(copy.deepcopy(model))
@@ -98,6 +141,7 @@ def prepare(model) -> Prepared:
     input_stage, output_stage = split_host_stages(work)
     rewrite_sub_div(work)
     rewrite_spatial_mean(work)
+    rewrite_grouped_conv(work)
     work = clean(work)
     check_supported(work)
     check_exact(work)

@@ -34,11 +34,14 @@ def QConv2d(
     stride: int = 1,
     padding: int = 0,
     bias: bool = False,
+    groups: int = 1,
 ) -> nn.Module:
-    """A 2-D convolution with quantized weights (bias-free by default)."""
+    """A 2-D convolution with quantized weights (bias-free by default); ``groups`` as in PyTorch
+    (``groups=in_channels=out_channels``: depthwise)."""
     spec = parse(weight)
     if spec.kind is Kind.FLOAT:
-        return nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=bias)
+        return nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=bias,
+                         groups=groups)
     from brevitas.nn import QuantConv2d
 
     layer = QuantConv2d(
@@ -48,6 +51,7 @@ def QConv2d(
         stride=stride,
         padding=padding,
         bias=bias,
+        groups=groups,
         weight_quant=weight_quantizer(spec),
         **_bias_kwargs(bias),
     )
