@@ -26,7 +26,7 @@ from torch import nn
 from flow.compile.folding import Folding
 from flow.errors import RecipeError, UnsupportedError
 from flow.qat.data import DATASETS
-from flow.qat.train import TrainConfig
+from flow.qat.train import TASKS, TrainConfig
 
 
 @dataclass(frozen=True)
@@ -80,10 +80,13 @@ class Recipe:
     description: str = ""
     fit: Callable | None = None
     source: Path | None = None
+    task: str = "classify"  # or "reconstruct": an autoencoder, scored by reconstruction MSE (flow.qat.train.TASKS)
 
     def __post_init__(self) -> None:
         if self.dataset not in DATASETS:
             raise RecipeError(f"recipe {self.name!r}: dataset expected one of {DATASETS}, got {self.dataset!r}")
+        if self.task not in TASKS:
+            raise RecipeError(f"recipe {self.name!r}: task expected one of {TASKS}, got {self.task!r}")
         if not callable(self.build):
             raise RecipeError(f"recipe {self.name!r}: 'build' must be a callable returning an nn.Module")
 

@@ -50,13 +50,29 @@ class TrainConfig:
             raise ValueError(f"TrainConfig: epochs >= 0 and batch_size >= 1 expected, got {self}")
 
 
+#: What a recipe's net is trained for: ``classify`` (cross-entropy, top-1 accuracy) or ``reconstruct`` (an
+#: autoencoder: mean squared error of the output against the flattened input).
+TASKS = ("classify", "reconstruct")
+
+
 @dataclass
 class TrainResult:
+    """``test_accuracy``/``train_accuracy``: top-1 accuracy (NaN for a reconstruction task);
+    ``test_mse``/``train_mse``: reconstruction mean squared error (``None`` for a classifier)."""
+
     test_accuracy: float
     train_accuracy: float
     epochs: int
     seconds: float
     history: list[dict] = field(default_factory=list)
+    test_mse: float | None = None
+    train_mse: float | None = None
+
+    def summary(self) -> str:
+        """``test accuracy 0.9812`` or ``test reconstruction MSE 0.00412``."""
+        if self.test_mse is not None:
+            return f"test reconstruction MSE {self.test_mse:.5f}"
+        return f"test accuracy {self.test_accuracy:.4f}"
 
 
 def seed_everything(seed: int, threads: int = 1) -> None:
@@ -93,16 +109,27 @@ def evaluate(model: nn.Module, split: Split) -> float:
     return float((logits.argmax(axis=1) == split.y).mean())
 
 
+def reconstruction_mse(model: nn.Module, split: Split) -> float:
+    """Mean squared error of ``model``'s outputs against its flattened inputs on ``split``."""
+    if len(split) == 0:
+        return float("nan")
+    out = predict(model, split.x)
+    return float(np.mean((out.reshape(len(split), -1) - split.x.reshape(len(split), -1)) ** 2))
+
+
 LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]  # (logits, x, labels) -> loss
 
 
 def train(
-    model: nn.Module, dataset: Dataset, config: TrainConfig, progress: bool = True, loss: LossFn | None = None
+    model: nn.Module, dataset: Dataset, config: TrainConfig, progress: bool = True, loss: LossFn | None = None,
+    task: str = "classify",
 ) -> TrainResult:
     """Train ``model`` in place on ``dataset.train``; evaluate on ``dataset.test`` after each epoch.
 
     ``loss(logits, x, labels)`` replaces cross-entropy (e.g. knowledge distillation, :mod:`flow.stages.distill`);
-    the logits it gets are already multiplied by ``config.logit_scale``.
+    the logits it gets are already multiplied by ``config.logit_scale``. ``task="reconstruct"`` trains an
+    autoencoder: the loss is the mean squared error against the flattened input and the score
+    :func:`reconstruction_mse` (see :data:`TASKS`).
 
     The data order is seeded by ``config.seed``; the initial weights are whatever the caller built (call
     :func:`seed_everything` before building the model for a fully reproducible run, as ``train_recipe`` does).
@@ -123,8 +150,14 @@ def train(
         if config.lr_schedule == "cosine"
         else torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
     )
-    cross_entropy = nn.CrossEntropyLoss()
-    loss_fn: LossFn = loss or (lambda logits, _x, labels: cross_entropy(logits, labels))
+    if task not in TASKS:
+        raise ValueError(f"train: task expected one of {TASKS}, got {task!r}")
+    cross_entropy, mse = nn.CrossEntropyLoss(), nn.MSELoss()
+    default: LossFn = ((lambda out, x, _labels: mse(out, x.flatten(1))) if task == "reconstruct"
+                       else (lambda logits, _x, labels: cross_entropy(logits, labels)))
+    loss_fn: LossFn = loss or default
+    score = reconstruction_mse if task == "reconstruct" else evaluate
+    metric = "test reconstruction MSE" if task == "reconstruct" else "test accuracy"
     history: list[dict] = []
     start = time.perf_counter()
     bar = tqdm(total=total, desc="train", unit="step", disable=not progress, leave=False)
@@ -139,13 +172,17 @@ def train(
             sched.step()
             running += float(step_loss.detach()) * len(yb)
             bar.update(1)
-        test_acc = evaluate(model, dataset.test)
-        entry = {"epoch": epoch + 1, "loss": running / len(dataset.train), "test_accuracy": test_acc}
+        test_score = score(model, dataset.test)
+        entry = {"epoch": epoch + 1, "loss": running / len(dataset.train), metric.replace(" ", "_"): test_score}
         history.append(entry)
-        bar.set_postfix(loss=f"{entry['loss']:.3f}", test=f"{test_acc:.4f}")
-        log.info("epoch %d: loss %.4f test accuracy %.4f", epoch + 1, entry["loss"], test_acc)
+        bar.set_postfix(loss=f"{entry['loss']:.3f}", test=f"{test_score:.4f}")
+        log.info("epoch %d: loss %.4f %s %.5f", epoch + 1, entry["loss"], metric, test_score)
     bar.close()
     seconds = time.perf_counter() - start
+    if task == "reconstruct":
+        return TrainResult(test_accuracy=float("nan"), train_accuracy=float("nan"), epochs=config.epochs,
+                           seconds=seconds, history=history, test_mse=reconstruction_mse(model, dataset.test),
+                           train_mse=reconstruction_mse(model, dataset.train))
     return TrainResult(
         test_accuracy=evaluate(model, dataset.test),
         train_accuracy=evaluate(model, dataset.train),

@@ -28,6 +28,7 @@ from flow.io import atomic_path, quiet_stdout
 from flow.reference import Reference
 from flow.rtl import backend as rtl_backend
 from flow.stages.artefacts import digest, invalidate, locked, require, write_artefact
+from flow.stages.quality import quality
 from flow.stages.target import Target
 from flow.stages.train import recipe_dataset
 
@@ -181,10 +182,8 @@ def compile_target(target: Target, folding: Folding, inputs: Path | None = None)
         "checks": checks,
         "network": network_to_dict(net),
     }
-    if labels is not None:
-        data["accuracy"] = {"PyTorch / QONNX": {
-            "value": float((net.outputs_to_float(golden).reshape(len(x), -1).argmax(1) == labels).mean()),
-            "how": "QONNX reference on the test split (== PyTorch, checked by the export)"}}
+    data["accuracy"] = quality(target.task, net, golden, x_int, labels, "PyTorch / QONNX",
+                               "QONNX reference on the test split (== PyTorch, checked by the export)")
     source = os.path.relpath(target.qonnx.resolve(), root.resolve())
     log.info("%s: compiled at folding %s -> %s", target.name, folding.label, root)
     return write_artefact(root, "network.json", data,

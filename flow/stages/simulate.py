@@ -22,6 +22,7 @@ from flow.rtl.plan import block_times
 from flow.rtl.verilator import HarnessRun, build_harness
 from flow.stages.artefacts import invalidate, locked, write_artefact
 from flow.stages.compile import load_network, load_vectors
+from flow.stages.quality import quality
 from flow.stages.target import Target
 
 __all__ = ["STALL_PERCENT", "simulate_target"]
@@ -105,9 +106,7 @@ def simulate_target(target: Target, stall_percent: int = STALL_PERCENT, sim_buil
         ],
         "layers": layer_timing(design, run_1, run_f),
     }
-    if vectors.labels is not None:
-        sim["accuracy"] = {"RTL (simulated)": {
-            "value": float((stalled.argmax(1) == vectors.labels).mean()),
-            "how": "Verilator simulation of the generated RTL on the test split"}}
+    sim["accuracy"] = quality(target.task, net, stalled, x_int, vectors.labels, "RTL (simulated)",
+                              "Verilator simulation of the generated RTL on the test split")
     _save_outputs(root / "sim_outputs.npz", stalled)
     return write_artefact(root, "sim.json", sim, ["network.json", "vectors.npz", "sim_outputs.npz"])

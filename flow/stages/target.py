@@ -27,6 +27,11 @@ class Target:
         return self.onnx if self.onnx is not None else self.paths.qonnx
 
     @property
+    def task(self) -> str:
+        """What the net computes: the recipe's task, ``"classify"`` for a QONNX file."""
+        return self.recipe.task if self.recipe is not None else "classify"
+
+    @property
     def clock_mhz(self) -> float:
         return self.recipe.hardware.clock_mhz if self.recipe is not None else 200.0
 

@@ -63,7 +63,7 @@ def train_recipe(recipe: Recipe, progress: bool = True, paths: RecipePaths | Non
     dataset = recipe_dataset(recipe)
     seed_everything(recipe.train.seed, recipe.train.threads)  # the initial weights depend on the seed too
     model = recipe.build()
-    fit = recipe.fit or (lambda m, d, r: train(m, d, r.train, progress=progress))
+    fit = recipe.fit or (lambda m, d, r: train(m, d, r.train, progress=progress, task=r.task))
     result: TrainResult = fit(model, dataset, recipe)
     meta = {"recipe": recipe.name, "source": str(recipe.source) if recipe.source else None}
     save_checkpoint(model, paths.checkpoint, meta=meta)
@@ -74,8 +74,11 @@ def train_recipe(recipe: Recipe, progress: bool = True, paths: RecipePaths | Non
             "recipe_sha256": recipe_digest(recipe),
             "dataset": recipe.dataset,
             "test_samples": len(dataset.test),
-            "test_accuracy": result.test_accuracy,
-            "train_accuracy": result.train_accuracy,
+            "task": recipe.task,
+            "test_accuracy": None if result.test_mse is not None else result.test_accuracy,
+            "train_accuracy": None if result.test_mse is not None else result.train_accuracy,
+            "test_mse": result.test_mse,
+            "train_mse": result.train_mse,
             "epochs": result.epochs,
             "train_seconds": round(result.seconds, 2),
             "train_config": asdict(recipe.train),
@@ -83,8 +86,7 @@ def train_recipe(recipe: Recipe, progress: bool = True, paths: RecipePaths | Non
             "machine": platform.machine(),
         },
     )
-    log.info("%s: test accuracy %.4f after %d epochs (%.1f s)", recipe.name, result.test_accuracy,
-             result.epochs, result.seconds)
+    log.info("%s: %s after %d epochs (%.1f s)", recipe.name, result.summary(), result.epochs, result.seconds)
     return result
 
 
