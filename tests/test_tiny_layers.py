@@ -130,3 +130,23 @@ def test_a_depthwise_layer_takes_pe_equal_to_simd(tmp_path, build_root):
     export_qonnx(_separable(), (1, 8, 8), path)
     with pytest.raises(UnsupportedError, match=r"a depthwise layer takes PE = SIMD, a divisor of its 8 channels"):
         compile_target(resolve(path), Folding.parse("folded", {"Conv_1": (4, 2)}))
+
+
+@pytest.mark.parametrize("window", [8, 2])
+def test_an_average_pool_over_the_whole_map_is_global_pooling(window, tmp_path, build_root):
+    """``AvgPool2d(8)`` on an 8x8 map is global average pooling (ResNets write it so); a smaller window is not
+    mapped, and says so."""
+    seed_everything(0)
+    model = nn.Sequential(QAct("uint4"), QConv2d(1, 8, 3, weight="int4", padding=1), nn.BatchNorm2d(8), QAct("uint4"),
+                          nn.AvgPool2d(window), QAct("uint4"), nn.Flatten(),
+                          QLinear(8 * (8 // window) ** 2, 3, weight="int4")).eval()
+    path = tmp_path / f"avgpool{window}.onnx"
+    if window == 2:  # the export checks the graph with the front end already
+        with pytest.raises(UnsupportedError, match=r"AveragePool node .*: a windowed average pool is not mapped"):
+            export_qonnx(model, (1, 8, 8), path)
+        return
+    export_qonnx(model, (1, 8, 8), path)
+    target = resolve(path)
+    compile_target(target, Folding.parse("folded"))
+    net, _ = load_network(target.paths.root)
+    assert "GlobalPool" in [type(layer).__name__ for layer in net.layers]

@@ -221,8 +221,6 @@ def _check_image_ops(model) -> None:
                 )
             if attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
                 raise UnsupportedError(f"Conv node {node.name!r}: auto_pad is not supported (give explicit pads)")
-        elif node.op_type == "AveragePool":
-            raise UnsupportedError(f"AveragePool node {node.name!r}: only max-pooling is supported")
         elif node.op_type == "MaxPool" and (
             int(attrs.get("ceil_mode", 0)) != 0 or any(int(d) != 1 for d in attrs.get("dilations", [1, 1]))
         ):

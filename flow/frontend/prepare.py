@@ -77,8 +77,21 @@ def rewrite_sub_div(model) -> None:
 
 def rewrite_spatial_mean(model) -> None:
     """``ReduceMean`` over the spatial axes (2, 3) of an NCHW tensor, keeping them (what torch exports for
-    ``AdaptiveAvgPool2d(1)``) -> ``GlobalAveragePool``: the same function."""
+    ``AdaptiveAvgPool2d(1)``), and an ``AveragePool`` whose window is the whole unpadded feature map (a
+    ResNet's ``AvgPool2d(4)`` on a 4x4 map) -> ``GlobalAveragePool``: the same function."""
     for node in model.graph.node:
+        if node.op_type == "AveragePool":
+            attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+            shape = model.get_tensor_shape(node.input[0]) or []
+            if len(shape) == 4 and list(attrs.get("kernel_shape", [])) == list(shape[2:]) \
+                    and not any(attrs.get("pads", [0])):
+                node.op_type = "GlobalAveragePool"
+                del node.attribute[:]
+                continue
+            raise UnsupportedError(
+                f"AveragePool node {node.name!r}: a windowed average pool is not mapped (kernel "
+                f"{list(attrs.get('kernel_shape', []))} over a {shape[2:]} map, pads {list(attrs.get('pads', []))}); "
+                "expected a window covering the whole unpadded map (global average pooling), or max-pooling")
         if node.op_type != "ReduceMean":
             continue
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
