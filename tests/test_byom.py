@@ -71,7 +71,7 @@ class _Residual(nn.Module):
         super().__init__()
         from flow.qat import QAct, QLinear
 
-        self.q, self.fc, self.q2 = QAct("int4"), QLinear(16, 16, "int4"), QAct("int4")
+        self.q, self.fc, self.q2 = QAct("binary"), QLinear(16, 16, "int4"), QAct("binary")
 
     def forward(self, x):
         x = self.q(x)
@@ -104,7 +104,7 @@ def _bad_models():
                                                              QAct("uint4"), QLinear(4, 2, "int4")), p),
                            "op type 'Sigmoid' is not supported by qflow"),
         "div_between_layers": (lambda p: _brevitas(_DivBetweenLayers(), p), "expected a division by a power of two"),
-        "residual": (lambda p: _brevitas(_Residual(), p), "is not mapped by qflow-rtl"),
+        "residual": (lambda p: _brevitas(_Residual(), p), "adding a bipolar (+-1) branch"),
         "corrupt": (lambda p: p.write_bytes(b"\x08\x07not an onnx model"), "expected a valid ONNX model"),
         "missing": (lambda p: None, "QONNX file not found"),
     }

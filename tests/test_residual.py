@@ -136,3 +136,79 @@ def test_a_deadlocked_design_stops_with_a_clear_error(tmp_path, build_root):
     x = load_vectors(target.paths.root).x_int[:4]
     with pytest.raises(SimulationError, match=r"simulation stopped: deadlock: no beat entered or left"):
         run_network(net, load_design(rtl, net), np.asarray(x))
+
+
+def _plain_brevitas_net() -> nn.Module:
+    """A residual block and a depthwise-separable block written with brevitas.nn alone (power-of-two scales from
+    brevitas' own FixedPoint quantizers), as a user outside qflow would."""
+    from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear, QuantReLU
+    from brevitas.quant import Int8ActPerTensorFixedPoint, Int8WeightPerTensorFixedPoint, Uint8ActPerTensorFixedPoint
+
+    def conv(c_in, c_out, k, groups=1):
+        return QuantConv2d(c_in, c_out, k, padding=k // 2, groups=groups, bias=False,
+                           weight_quant=Int8WeightPerTensorFixedPoint, weight_bit_width=4)
+
+    def relu():
+        return QuantReLU(act_quant=Uint8ActPerTensorFixedPoint, bit_width=4)
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inq = QuantIdentity(act_quant=Uint8ActPerTensorFixedPoint, bit_width=8)
+            self.stem = nn.Sequential(conv(1, 8, 3), nn.BatchNorm2d(8), relu())
+            self.body = nn.Sequential(conv(8, 8, 3), nn.BatchNorm2d(8), relu(), conv(8, 8, 3), nn.BatchNorm2d(8),
+                                      QuantIdentity(act_quant=Int8ActPerTensorFixedPoint, bit_width=4))
+            self.out = relu()
+            self.dw = nn.Sequential(conv(8, 8, 3, groups=8), nn.BatchNorm2d(8), relu(), conv(8, 8, 1),
+                                    nn.BatchNorm2d(8), relu())
+            self.pool_q = relu()
+            self.fc = QuantLinear(8, 4, bias=False, weight_quant=Int8WeightPerTensorFixedPoint, weight_bit_width=4)
+
+        def forward(self, x):
+            x = self.stem(self.inq(x))
+            x = self.dw(self.out(torch.relu(self.body(x) + x)))
+            return self.fc(self.pool_q(nn.functional.adaptive_avg_pool2d(x, 1)).flatten(1))
+
+    return Net()
+
+
+@pytest.mark.sim
+def test_a_residual_and_depthwise_net_from_plain_brevitas_goes_through_qflow_synth(tmp_path, build_root, capsys):
+    from brevitas.export import export_qonnx as brevitas_export
+
+    from flow.cli import main
+
+    seed_everything(1)
+    model = _plain_brevitas_net().eval()
+    path = tmp_path / "plain_brevitas.onnx"
+    brevitas_export(model, torch.rand(1, 1, 8, 8), str(path))
+    assert main(["synth", str(path), "--no-hls", "--no-yosys", "--no-pnr", "--quiet"]) == 0
+    import json
+
+    report = json.loads((build_root / "plain_brevitas" / "report.json").read_text())
+    assert [c["differing_outputs"] for c in report["checks"]] == [0] * len(report["checks"])
+    kinds = [b["module"] for b in report["interface"]["blocks"]]
+    assert {"axis_fork", "eltwise_add", "vvau"} <= set(kinds)
+
+
+@pytest.mark.sim
+def test_a_residual_mlp_may_end_at_the_add(tmp_path, build_root):
+    """The sums of a residual add of vectors are exact outputs, like a dense layer's accumulators."""
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.q, self.fc0, self.q1 = QAct("uint4"), QLinear(16, 16, "int4"), QAct("int4")
+            self.fc, self.q2 = QLinear(16, 16, "int4"), QAct("int4")
+
+        def forward(self, x):
+            x = self.q1(self.fc0(self.q(x)))
+            return self.q2(self.fc(x)) + x
+
+    seed_everything(0)
+    path = tmp_path / "res_mlp.onnx"
+    export_qonnx(Net().eval(), (16,), path)
+    target = resolve(path)
+    compile_target(target, Folding.parse("folded"))
+    sim = simulate_target(target, stall_percent=40)
+    assert (sim["mismatches_with_stalls"], sim["mismatches_without_stalls"]) == (0, 0)

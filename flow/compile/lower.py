@@ -31,6 +31,7 @@ from flow.compile.network import (
     MaxPool,
     Network,
     Pad,
+    Residual,
     SlidingWindow,
     Thresholds,
 )
@@ -114,9 +115,11 @@ class _Lowering(BranchWalk):
 
     def _check_end(self) -> None:
         net = self.net
-        if not net.layers or not isinstance(net.layers[-1], MatVec | Thresholds):
+        last = net.layers[-1] if net.layers else None
+        if not isinstance(last, MatVec | Thresholds | Residual) or (isinstance(last, Residual) and last.vectors > 1):
             raise UnsupportedError(
-                "model: expected the network to end with a Dense layer (integer logits) or a quantizer after it"
+                "model: expected the network to end with a Dense layer (integer logits), a residual add of vectors "
+                "or a quantizer after either"
             )
         if self.chain.steps:
             raise UnsupportedError(

@@ -69,7 +69,7 @@ def _render(name: str, **context) -> str:
 
 
 def _output_layer(net: Network):
-    return next(layer for layer in reversed(net.layers) if isinstance(layer, MatVec | Thresholds))
+    return next(layer for layer in reversed(net.layers) if isinstance(layer, MatVec | Thresholds | Residual))
 
 
 def _output_elems(net: Network) -> int:
@@ -100,7 +100,10 @@ def interface(net: Network, streams: list[Stream], blocks: list[Block]) -> dict:
     in_beats = input_features(net) // in_s.elems
     out_beats = _output_features(net) // out_s.elems
     image = net.input_layout == "nchw"
-    if isinstance(last, MatVec):
+    if isinstance(last, Residual):
+        meaning = (f"exact sums of the last layer, a residual add ({last.name}); real output = value * "
+                   f"2^-{out_t.frac}")
+    elif isinstance(last, MatVec):
         meaning = (f"integer accumulators of the last layer ({last.name}); real output (logit) = value * "
                    f"2^-{out_t.frac}; the predicted class is the argmax")
     else:
