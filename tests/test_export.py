@@ -15,8 +15,8 @@ from flow.recipe import available_recipes, load_recipe
 from flow.reference import Reference
 from flow.stages.train import export_recipe, train_recipe
 
-# Recipes whose one-epoch training takes long (ADMM stages) run in the slow tier.
-SLOW_RECIPES = {"lenet5_admm_w1"}
+# Recipes whose one-epoch training takes long (ADMM stages, ResNet-8 ~60 s, DS-CNN ~35 s) run in the slow tier.
+SLOW_RECIPES = {"lenet5_admm_w1", "resnet8_w4a4", "dscnn_w4a4"}
 
 
 FLOAT_RECIPES = {"lenet5_float"}  # baselines: refused by export (see test below)

@@ -30,7 +30,7 @@ from flow.compile.adder import ADDER_CONV_LAYER, ADDER_LAYER, adder_layer_class
 from flow.compile.chain import is_quant_activation
 from flow.compile.folding import Folding, fold_table
 from flow.compile.lower import lower
-from flow.compile.network import IntType, MatVec, Network, Thresholds
+from flow.compile.network import IntType, MatVec, Network, Thresholds, flat_layers
 from flow.errors import UnsupportedError
 
 log = logging.getLogger(__name__)
@@ -246,6 +246,20 @@ def register() -> None:
     _registered = True
 
 
+#: Layers the exact HLS path rewrites (dense, convolution, max-pool and their thresholds).
+HLS_EXACT_LAYERS = ("MatVec", "Thresholds", "SlidingWindow", "MaxPool", "Pad", "Flatten")
+
+
+def hls_gap(net: Network) -> str | None:
+    """Why the exact HLS path cannot build ``net`` (``None``: it can): residual adds, depthwise convolutions and
+    global pooling are in the RTL backend only so far."""
+    missing = sorted({type(layer).__name__ for layer in flat_layers(net.layers)} - set(HLS_EXACT_LAYERS))
+    if not missing:
+        return None
+    return (f"the exact HLS path (qflow hls, the three-way C-simulation) maps {', '.join(HLS_EXACT_LAYERS)} layers; "
+            f"this network also has {', '.join(missing)}, which it does not make exact yet (the RTL backend does)")
+
+
 def make_exact(model, thresholds_cls) -> Network:
     """Rewrite ``model`` (parsed QONNX, before hls4ml's fusions) so that it computes qflow's integer network.
 
@@ -253,6 +267,9 @@ def make_exact(model, thresholds_cls) -> Network:
     where the RTL backend would (same lowering).
     """
     net = lower(model, fold_table(model, Folding()))  # fully parallel: the HLS code has no PE/SIMD
+    reason = hls_gap(net)
+    if reason is not None:
+        raise UnsupportedError(reason)
     layers = list(model.get_layers())
     by_name = {layer.name: layer for layer in layers}
     matvecs = [layer for layer in net.layers if isinstance(layer, MatVec)]
