@@ -1,5 +1,6 @@
-"""``qflow sweep``: Pareto optimality on hand-made points, folding parsing, and a sweep of a tiny recipe
-(one row per folding, Pareto flags, outputs written, the synthesis cache)."""
+"""``qflow sweep``: Pareto optimality on hand-made points, folding parsing, and a serial sweep of a tiny recipe
+(one row per folding, Pareto flags, outputs written, the synthesis cache). Dask, the point cache, resuming and
+faults: ``tests/test_sweep_dask.py``."""
 
 from __future__ import annotations
 
@@ -68,12 +69,12 @@ def tiny_recipe(tmp_path_factory):
 def tiny(tiny_recipe, monkeypatch):
     recipe, build = tiny_recipe
     monkeypatch.setenv("QFLOW_BUILD", str(build))
-    return recipe, build / "tiny_sweep" / "sweep"
+    return recipe, build / "sweeps" / "tiny_sweep"
 
 
 def test_sweep_without_synthesis_one_row_per_folding(tiny, capsys):
     recipe, out = tiny
-    assert main(["-q", "sweep", str(recipe), "--no-synth", "--foldings", "256,parallel,folded"]) == 0
+    assert main(["-q", "sweep", str(recipe), "--no-synth", "--foldings", "256,parallel,folded", "--serial"]) == 0
     printed = capsys.readouterr().out
     summary = json.loads((out / "sweep.json").read_text())
     rows = summary["rows"]
@@ -100,7 +101,7 @@ def test_sweep_without_synthesis_one_row_per_folding(tiny, capsys):
 
 def test_sweep_synthesis_is_cached_and_limited(tiny, monkeypatch):
     """Yosys replaced by a counting fake: identical designs synthesize once, big ones are not synthesized."""
-    import flow.stages.sweep as sweep_module
+    import flow.stages.sweep_point as sweep_module
 
     calls = []
 
@@ -121,8 +122,8 @@ def test_sweep_synthesis_is_cached_and_limited(tiny, monkeypatch):
     assert len(calls) == 2
     assert rows["folded"]["LUT"] == rows["c64"]["LUT"] and rows["c64"]["synth"]["cached"]
     second = sweep(str(recipe), ["folded", 256], max_synth_lanes=500, progress=False)
-    assert len(calls) == 2 and all(r["synth"]["cached"] for r in second["rows"])
-    cached = [json.loads(p.read_text()) for p in (out / "synth_cache").glob("*.json")]
+    assert len(calls) == 2 and second["counts"]["computed"] == 0  # both points from the sweep's point cache
+    cached = [json.loads(p.read_text()) for p in (out.parent / "synth_cache").glob("*.json")]
     assert sum(c["tool"] == "fake" for c in cached) == 2
     assert [r["LUT"] for r in second["rows"]] == [rows["folded"]["LUT"], rows["c256"]["LUT"]]
 
