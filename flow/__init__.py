@@ -6,7 +6,8 @@ Public API (heavy modules load lazily):
 * :func:`load_recipe` -- a recipe by name (``models/<name>.py``) or path.
 * :func:`train_recipe`, :func:`export_recipe` -- the stages behind ``qflow train`` / ``qflow export``.
 * :func:`resolve` (a recipe or ``.onnx`` file -> its build target), :class:`Folding`, and the stages
-  :func:`compile_target`, :func:`simulate_target`, :func:`estimate_target`, :func:`report_build`;
+  :func:`compile_target`, :func:`simulate_target`, :func:`estimate_target`, :func:`implement_target` (ECP5
+  place and route, :class:`PnrOptions`), :func:`report_build`;
   :func:`synth` runs them all (``qflow synth``).
 * :func:`export_qonnx`, :func:`compare_with_torch` -- Brevitas -> QONNX, and its check.
 * :class:`Reference` -- the fast batched executor of an exported graph.
@@ -32,6 +33,8 @@ _LAZY = {
     "compile_target": "flow.stages.compile",
     "simulate_target": "flow.stages.simulate",
     "estimate_target": "flow.stages.estimate",
+    "implement_target": "flow.stages.implement",
+    "PnrOptions": "flow.stages.implement",
     "report_build": "flow.stages.report",
     "synth": "flow.stages.synth",
     "export_qonnx": "flow.export",

@@ -21,7 +21,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     recipe = load_recipe(args.recipe)
     result = train_recipe(recipe, progress=not args.quiet)
-    print(f"{recipe.name}: test accuracy {result.test_accuracy:.4f} after {result.epochs} epochs "
+    print(f"{recipe.name}: {result.summary()} after {result.epochs} epochs "
           f"({result.seconds:.1f} s) -> {recipe_paths(recipe.name).checkpoint}")
     return 0
 
@@ -75,7 +75,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     folding = _folding(args)  # a bad folding is refused before anything runs
     status = synth(args.recipe, progress=not args.quiet, skip_yosys=args.no_yosys, folding=folding,
                    stall_percent=args.stall, skip_hls=args.no_hls, skip_asic=args.no_asic, activity=args.activity,
-                   inputs=args.inputs, reuse_checkpoint=args.reuse_checkpoint)
+                   inputs=args.inputs, reuse_checkpoint=args.reuse_checkpoint, pnr=_pnr_options(args))
     root = resolve(args.recipe).paths.root
     print(summary_line(json.loads((root / "report.json").read_text()), root))
     return status
@@ -125,6 +125,30 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pnr_options(args: argparse.Namespace):
+    """``--device``, ``--freq``, ``--package`` parsed at the edge (``None``: ``--no-pnr``)."""
+    from flow.stages.implement import PnrOptions
+
+    if getattr(args, "no_pnr", False):
+        return None
+    return PnrOptions(device=args.device, freq_mhz=args.freq, package=args.package)
+
+
+def _cmd_implement(args: argparse.Namespace) -> int:
+    from flow.stages.implement import implement_target
+    from flow.stages.target import resolve
+
+    target = resolve(args.recipe)
+    data = implement_target(target, _pnr_options(args))
+    clock, util = data["clock"], data["utilisation"]
+    print(f"{target.name}: placed and routed on the {data['device']['part']}: Fmax {clock['fmax_mhz']:.1f} MHz "
+          f"({'meets' if clock['met'] else 'misses'} {clock['target_mhz']:g} MHz), "
+          + ", ".join(f"{k} {util[k]['used']} ({util[k]['percent']:.1f} %)" for k in ("LUT4", "FF", "EBR", "DSP"))
+          + f", {data['throughput']['inferences_per_second']:,.0f} inferences/s -> "
+          f"{target.paths.root / data['bitstream']['path']}, {target.paths.root / 'implement.json'}")
+    return 0
+
+
 def _cmd_hls(args: argparse.Namespace) -> int:
     from flow.stages.hls import hls_recipe, load_settings
 
@@ -166,22 +190,64 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from flow.paths import build_root
-    from flow.stages.sweep import DEFAULT_FOLDINGS, parse_foldings, sweep, sweep_table
+    from flow.stages.sweep import Execution, run_sweep, sweep_dir, sweep_table
+    from flow.stages.sweep_spec import build_spec, cli_foldings
 
-    foldings = parse_foldings(args.foldings) if args.foldings else list(DEFAULT_FOLDINGS)
-    summary = sweep(args.recipe, foldings, synth=not args.no_synth, simulate=args.simulate,
-                    max_synth_lanes=args.max_synth_lanes, yosys_timeout=args.yosys_timeout, progress=not args.quiet)
+    objectives = tuple(o.strip() for o in args.objectives.split(",") if o.strip()) if args.objectives else None
+    spec = build_spec(args.targets, args.name, foldings=cli_foldings(args.foldings, args.target_cycles),
+                      yosys=False if args.no_synth else None, simulate=args.simulate, objectives=objectives,
+                      max_synth_lanes=args.max_synth_lanes, yosys_timeout=args.yosys_timeout)
+    execution = Execution.choose(spec, args.scheduler, args.workers, args.serial)
+    summary = run_sweep(spec, execution, progress=not args.quiet, retry_failed=args.retry_failed)
     print(sweep_table(summary))
-    out = build_root() / summary["model"] / "sweep"
-    print(f"{summary['model']}: {len(summary['rows'])} foldings in {summary['seconds']} s, Pareto-optimal: "
-          f"{', '.join(summary['pareto']) or 'none'} -> {out} (sweep.md, pareto.svg)")
-    return 0
+    c = summary["counts"]
+    print(f"{spec.name}: {c['done']} of {c['points']} points ({c['computed']} computed, {c['cached']} from the "
+          f"cache, {c['failed']} failed) in {summary['seconds']} s on {summary['execution']}; Pareto-optimal: "
+          f"{', '.join(summary['pareto']) or 'none'} -> {sweep_dir(spec.name)} (index.html, sweep.md, pareto.svg)")
+    if c["failed"]:
+        print(f"qflow: {c['failed']} point(s) failed (errors in sweep.md; --retry-failed runs them again)",
+              file=sys.stderr)
+    return 1 if c["failed"] else 0
+
+
+def _sweep_parser(sub, common: argparse.ArgumentParser) -> None:
+    from flow.stages.sweep_spec import MAX_SYNTH_LANES, OBJECTIVES, YOSYS_TIMEOUT_S
+
+    p = sub.add_parser("sweep", help="design-space sweep (models x foldings) on Dask, cached: LUT/FF, cycles, "
+                                     "energy, Pareto page", parents=[common],
+                       description="design-space sweep -> build/sweeps/<name>/ (index.html, sweep.json, points/); "
+                                   "runs on a Dask LocalCluster (one worker per core) unless --serial or "
+                                   "--scheduler/QFLOW_DASK_SCHEDULER; points already computed are not run again")
+    p.add_argument("targets", nargs="+", metavar="TARGET",
+                   help="a sweep spec .toml file, or recipe names / recipe .py / QONNX .onnx files")
+    p.add_argument("--name", default=None, help="the sweep's name: build/sweeps/<name>/ (default: the spec file's "
+                                                "or the first model's)")
+    p.add_argument("--foldings", default=None,
+                   help="comma-separated 'parallel', 'folded' and cycle targets (default: parallel,16,folded,256,1024)")
+    p.add_argument("--target-cycles", default=None, metavar="N,M",
+                   help="more foldings: comma-separated cycles per inference (the same as integers in --foldings)")
+    p.add_argument("--no-synth", action="store_true", help="skip Yosys: lanes (PE x SIMD) stand in for LUTs")
+    p.add_argument("--simulate", type=int, default=None, metavar="N",
+                   help="also simulate N test inputs per point (measured cycles, outputs == golden)")
+    p.add_argument("--objectives", default=None, metavar="A,B,..",
+                   help=f"Pareto objectives among {', '.join(OBJECTIVES)} (default: LUT or lanes, "
+                        "cycles_per_inference, energy_pj)")
+    p.add_argument("--max-synth-lanes", type=int, default=None,
+                   help=f"do not synthesize designs with more lanes (default {MAX_SYNTH_LANES})")
+    p.add_argument("--yosys-timeout", type=int, default=None,
+                   help=f"seconds per Yosys run (default {YOSYS_TIMEOUT_S})")
+    p.add_argument("--scheduler", default=None, metavar="tcp://HOST:8786",
+                   help="an existing Dask scheduler (default: $QFLOW_DASK_SCHEDULER, else a LocalCluster)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="LocalCluster worker processes (default: one per core; 0: serial)")
+    p.add_argument("--serial", action="store_true", help="no Dask: run the points one after another here")
+    p.add_argument("--retry-failed", action="store_true", help="run the points that failed last time again")
+    p.set_defaults(func=_cmd_sweep)
 
 
 def _stage_options(p: argparse.ArgumentParser, name: str) -> None:
     """The options of the stage commands (``synth`` takes those of every stage it runs)."""
-    if name in ("synth", "compile", "simulate", "estimate", "hls"):
+    if name in ("synth", "compile", "simulate", "estimate", "implement", "hls"):
         p.help = "recipe name, recipe .py path, or a QONNX .onnx file (power-of-two quantizers)"
     if name in ("synth", "compile"):
         p.add_argument("--folding", default=None,
@@ -200,7 +266,14 @@ def _stage_options(p: argparse.ArgumentParser, name: str) -> None:
         p.add_argument("--activity", type=int, default=0, metavar="N",
                        help="also measure switching-activity energy (SAIF) on N test inputs, e.g. 200 "
                             "(a second, traced Verilator build; default 0: off)")
+    if name in ("synth", "implement"):
+        p.add_argument("--device", default="85k", choices=("25k", "45k", "85k"),
+                       help="ECP5 device to place and route on: LFE5U-25F/45F/85F (default 85k)")
+        p.add_argument("--freq", type=float, default=100.0, metavar="MHZ",
+                       help="target clock of the timing-driven place and route, MHz (default 100)")
+        p.add_argument("--package", default="CABGA381", help="ECP5 package (default CABGA381)")
     if name == "synth":
+        p.add_argument("--no-pnr", action="store_true", help="skip place and route (qflow implement)")
         p.add_argument("--no-hls", action="store_true", help="skip the hls4ml Vitis C-simulation")
         p.add_argument("--reuse-checkpoint", action="store_true",
                        help="keep model.pt even if the recipe file changed since it was trained")
@@ -228,6 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("compile", _cmd_compile, "QONNX -> integer network (== QONNX) + Verilog -> rtl/, network.json"),
         ("simulate", _cmd_simulate, "Verilator simulation of the compiled design, == golden -> sim.json"),
         ("estimate", _cmd_estimate, "Yosys cells, NAND2 equivalents, energy -> synth.json, energy.json"),
+        ("implement", _cmd_implement, "place and route on an ECP5 (Yosys synth_ecp5, nextpnr, ecppack): Fmax, "
+                                      "utilisation, bitstream -> pnr/, implement.json"),
         ("hls", _cmd_hls, "write the exact hls4ml Vitis project, run its C-simulation, compare with the reference"),
     ):
         p = sub.add_parser(name, help=text, description=text, parents=[common])
@@ -245,21 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("builds", nargs="+", help="two or more recipe names or build directories")
     p.add_argument("-o", "--output", default=None, help="output file (default: build/compare.html)")
     p.set_defaults(func=_cmd_compare)
-    from flow.stages.sweep import MAX_SYNTH_LANES, YOSYS_TIMEOUT_S
-
-    p = sub.add_parser("sweep", help="compile a recipe at several foldings: LUT/FF, cycles, energy, Pareto plot",
-                       description="design-space sweep over foldings -> build/<recipe>/sweep/", parents=[common])
-    p.add_argument("recipe", help="built-in recipe name or path to a recipe .py file")
-    p.add_argument("--foldings", default=None,
-                   help="comma-separated 'parallel', 'folded' and cycle targets (default: parallel,16,folded,256,1024)")
-    p.add_argument("--no-synth", action="store_true", help="skip Yosys: lanes (PE x SIMD) stand in for LUTs")
-    p.add_argument("--simulate", type=int, default=0, metavar="N",
-                   help="also simulate N test inputs per folding (measured cycles, outputs == golden)")
-    p.add_argument("--max-synth-lanes", type=int, default=MAX_SYNTH_LANES,
-                   help=f"do not synthesize designs with more lanes (default {MAX_SYNTH_LANES})")
-    p.add_argument("--yosys-timeout", type=int, default=YOSYS_TIMEOUT_S,
-                   help=f"seconds per Yosys run (default {YOSYS_TIMEOUT_S})")
-    p.set_defaults(func=_cmd_sweep)
+    _sweep_parser(sub, common)
     p = sub.add_parser("recipes", help="list the built-in recipes", parents=[common])
     p.set_defaults(func=_cmd_recipes)
     return parser

@@ -27,6 +27,7 @@ from flow.errors import QflowError
 from flow.estimate.activity import compare_with_operation_model
 from flow.io import write_text
 from flow.report import svg
+from flow.report.implementation import clock_row, implementation_html
 from flow.report.page import Page, esc, fmt, not_run, table
 
 log = logging.getLogger(__name__)
@@ -69,9 +70,9 @@ def load_build(build_dir: str | Path) -> dict[str, dict]:
 def _summary(page: Page, r: dict, files: dict[str, dict]) -> str:
     iface = r.get("interface", {})
     rows = [["model", f"<code>{esc(r.get('model', '?'))}</code>"], ["machine", esc(r.get("machine", "?"))]]
-    if "clock_mhz" in r:
-        rows.append(["clock", page.figure("clock", page.num(r["clock_mhz"], "clock_mhz", 0) + " MHz", "assumed",
-                                          "recipe clock_mhz; Yosys gives no timing, so the clock is assumed")])
+    clock = clock_row(page, r)  # the placed-and-routed Fmax, else the recipe's assumed clock
+    if clock:
+        rows.append(clock)
     for side in ("input", "output"):
         port = iface.get(side)
         if port:
@@ -97,7 +98,10 @@ def _summary(page: Page, r: dict, files: dict[str, dict]) -> str:
         acc_rows = []
         for name, entry in acc.items():
             kind = "simulated" if "RTL" in name else "executed"
-            value = page.num(entry["value"], f"accuracy.{name}.value", 2, 100.0) + " %"
+            if entry.get("metric", "accuracy") == "accuracy":
+                value = page.num(entry["value"], f"accuracy.{name}.value", 2, 100.0) + " %"
+            else:  # an autoencoder's reconstruction MSE
+                value = page.num(entry["value"], f"accuracy.{name}.value", 6) + f" ({esc(entry['metric'])})"
             acc_rows.append([esc(name), page.figure(f"accuracy {name}", value, kind, entry.get("how", "")),
                              esc(entry.get("how", ""))])
         body.append(table(["model", "accuracy", "how"], acc_rows))
@@ -139,7 +143,9 @@ def _verification(page: Page, r: dict, files: dict[str, dict]) -> str:
     body.append("<h3>Three-way comparison: QONNX reference vs HLS C-simulation vs RTL simulation</h3>")
     tw = r.get("three_way")
     hls = files.get("hls.json")
-    if tw:
+    if tw and tw.get("skipped"):
+        body.append(page.missing("three-way HLS comparison", tw["skipped"]))
+    elif tw:
         settings = tw.get("hls_settings", {})
         listed = {c["check"] for c in checks}
         pairs = tw.get("comparisons", [])
@@ -217,13 +223,16 @@ def _resources(page: Page, r: dict) -> str:
     else:
         reason = "qflow synth --no-yosys" if not res else "qflow synth --no-asic"
         body.append(page.missing("NAND2 equivalents", reason))
+    body.append(implementation_html(page, r))
     return "\n".join(body)
 
 
 def _performance(page: Page, r: dict, files: dict[str, dict]) -> str:
     sim = r.get("simulation") or files.get("sim.json")
     iface = r.get("interface", {})
-    clock = r.get("clock_mhz")
+    impl = r.get("implementation")
+    clock = impl["clock"]["fmax_mhz"] if impl else r.get("clock_mhz")
+    at = "the placed-and-routed Fmax of" if impl else "an assumed"
     body = []
     if sim:
         src = "report.json" if "simulation" in r else "sim.json"
@@ -251,9 +260,10 @@ def _performance(page: Page, r: dict, files: dict[str, dict]) -> str:
             for value, kind in ((cpi_p, "predicted"), (cpi_m, "simulated")):
                 thr.append(page.figure(f"throughput at {fmt(clock)} MHz ({kind})",
                                        f"{fmt(clock * 1e6 / value)} inferences/s", kind,
-                                       f"clock_mhz x 1e6 / cycles per inference ({kind}); the clock is assumed")
+                                       f"clock x 1e6 / cycles per inference ({kind}); the clock is {at} "
+                                       f"{fmt(clock, 1)} MHz")
                            if value else "-")
-            rows.append([esc(f"throughput at an assumed {fmt(clock)} MHz"), *thr])
+            rows.append([esc(f"throughput at {at} {fmt(clock, 1)} MHz"), *thr])
         body.append(table(["figure", "predicted (timing model)", "simulated (Verilator)"], rows))
         if sim.get("sim_inferences_per_second"):
             body.append(f'<p class="note">Simulation speed: '

@@ -21,6 +21,7 @@ KINDS = {
     "predicted": "qflow's beat-timing model of the generated blocks",
     "estimated": "operation model (counts x per-operation energies), not a measurement of this design",
     "assumed": "a setting, not a result (e.g. the clock: Yosys gives no timing)",
+    "placed and routed": "nextpnr-ecp5 place and route of the generated RTL on a Lattice ECP5 (timing analysed)",
     "trained": "PyTorch training run (metrics.json)",
     "not run": "the step did not run for this build",
 }
@@ -132,6 +133,7 @@ td .num, td.num { font-variant-numeric: tabular-nums; }
 .kind.estimated { background: #b26a00; } .kind.predicted { background: #6b4fa3; }
 .kind.executed { background: #147a85; } .kind.assumed { background: #8a8f99; }
 .kind.trained { background: #5d6b2f; } .kind.not-run { background: #b3261e; }
+.kind.placed-and-routed { background: #0b5e3c; }
 .not-run { color: #b3261e; } .ok { color: #1f7a4d; font-weight: 600; } .fail { color: #b3261e; font-weight: 700; }
 .status { padding: 8px 12px; border-radius: 6px; margin: 6px 0 4px; display: inline-block; }
 .status.ok { background: #e6f4ec; } .status.fail { background: #fbe9e7; }

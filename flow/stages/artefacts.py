@@ -36,6 +36,7 @@ DOWNSTREAM: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("simulate", ("sim.json", "sim_outputs.npz")),
     ("crosscheck", ("three_way.json",)),
     ("estimate", ("synth.json", "energy.json")),
+    ("implement", ("implement.json", "pnr")),
     ("report", ("report.json", "report.md", "report.html")),
 )
 

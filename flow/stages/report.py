@@ -1,9 +1,9 @@
 """``qflow report``: ``report.json``, ``report.md`` and ``report.html`` from the stages' artefacts.
 
 Reads ``network.json`` and ``sim.json`` (required), ``export.json`` (a recipe's export check),
-``three_way.json``, ``synth.json`` and ``energy.json`` (when their stages ran), and refuses any of them whose
-inputs have changed since it was made (:func:`flow.stages.artefacts.require`): a report never mixes results
-of different runs. ``report.json`` records the digests of every artefact it was made from.
+``three_way.json``, ``synth.json``, ``energy.json`` and ``implement.json`` (when their stages ran), and refuses
+any of them whose inputs have changed since it was made (:func:`flow.stages.artefacts.require`): a report never
+mixes results of different runs. ``report.json`` records the digests of every artefact it was made from.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from flow.stages.artefacts import invalidate, locked, require, write_artefact
 __all__ = ["OPTIONAL_ARTEFACTS", "assemble_report", "failed_checks", "report_build"]
 
 #: Artefacts a report includes when their stage ran: file -> the stage that makes it.
-OPTIONAL_ARTEFACTS = {"three_way.json": "crosscheck", "synth.json": "estimate", "energy.json": "estimate"}
+OPTIONAL_ARTEFACTS = {"three_way.json": "crosscheck", "synth.json": "estimate", "energy.json": "estimate",
+                      "implement.json": "implement"}
 
 
 def _export_check(root: Path) -> list[dict]:
@@ -72,6 +73,9 @@ def assemble_report(root: Path) -> tuple[dict, list[str]]:
         report["resources_estimate"] = synth["estimate"]
         if "asic" in synth:
             report["asic"] = synth["asic"]
+    implement = optional.get("implement.json")
+    if implement:  # placed and routed: the achieved Fmax replaces the recipe's assumed clock in every figure
+        report["implementation"] = {k: v for k, v in implement.items() if k not in ("made_from", "options", "qflow")}
     made_from = ["network.json", "sim.json", *optional]
     if (root / "export.json").is_file():
         made_from.append("export.json")

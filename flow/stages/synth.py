@@ -3,7 +3,8 @@
 train (if no checkpoint) -> export + check -> compile (hls4ml, backend qflow-rtl; integer network == QONNX)
 -> simulate (Verilator: whole test split with random stalls, every output compared with ``==``; no-stall run
 for cycles/inference and latency) -> cross-check (hls4ml Vitis C-simulation, three-way) -> estimate (Yosys,
-NAND2 equivalents, energy) -> report. Each stage writes its own artefact and can be re-run alone
+NAND2 equivalents, energy) -> implement (ECP5 place and route: Fmax, utilisation, bitstream; unless ``pnr`` is
+``None``) -> report. Each stage writes its own artefact and can be re-run alone
 (``qflow compile|simulate|estimate|report``); this function only runs them in order.
 """
 
@@ -20,6 +21,7 @@ from flow.stages.artefacts import build_lock, require, up_to_date
 from flow.stages.compile import compile_options, compile_target
 from flow.stages.crosscheck import crosscheck_target
 from flow.stages.estimate import estimate_target
+from flow.stages.implement import PnrOptions, implement_target
 from flow.stages.progress import Progress
 from flow.stages.report import failed_checks, report_build
 from flow.stages.simulate import STALL_PERCENT, simulate_target
@@ -39,6 +41,8 @@ def summary_line(report: dict, root) -> str:
             f"(with stalls), {sim['cycles_per_inference_measured']:.2f} cycles/inference, latency "
             f"{sim['latency_cycles_measured']} cycles"
             + (f", {res['LUT']} LUT {res['FF']} FF {res['DSP48E1']} DSP" if res else "")
+            + (f", Fmax {report['implementation']['clock']['fmax_mhz']:.1f} MHz (placed and routed)"
+               if "implementation" in report else "")
             + f" -> {root / 'report.md'}")
 
 
@@ -47,9 +51,15 @@ def _estimate_steps(skip_yosys: bool, skip_asic: bool, activity: int) -> int:
     return (0 if skip_yosys else (1 if skip_asic else 2)) + (1 if activity > 0 else 0)
 
 
-def _steps(target: Target, skip_yosys: bool, skip_hls: bool, skip_asic: bool, activity: int) -> int:
+#: Progress lines of the implement stage: synth_ecp5, nextpnr-ecp5, ecppack.
+IMPLEMENT_STEPS = 3
+
+
+def _steps(target: Target, skip_yosys: bool, skip_hls: bool, skip_asic: bool, activity: int,
+           pnr: PnrOptions | None = None) -> int:
     """How many progress lines :func:`synth` prints."""
     steps = 3  # compile, simulate, report
+    steps += IMPLEMENT_STEPS if pnr is not None and not skip_yosys else 0
     steps += 2 if target.recipe is not None else 0  # train, export
     steps += 0 if skip_hls else 1
     return steps + _estimate_steps(skip_yosys, skip_asic, activity)
@@ -76,7 +86,8 @@ def _train_and_export(target: Target, bar: Progress, reuse_checkpoint: bool) -> 
 
 def synth(model: str, progress: bool = True, skip_yosys: bool = False, stall_percent: int = STALL_PERCENT,
           folding: Folding | str | int | None = None, skip_hls: bool = False, skip_asic: bool = False,
-          activity: int = 0, inputs: Path | None = None, reuse_checkpoint: bool = False) -> int:
+          activity: int = 0, inputs: Path | None = None, reuse_checkpoint: bool = False,
+          pnr: PnrOptions | None = None) -> int:
     """Run the whole flow for a recipe name/path or a QONNX file; return 0 when every check passes.
 
     ``folding``: ``"parallel"``, ``"folded"``, a target in cycles per inference or a :class:`Folding`
@@ -85,19 +96,23 @@ def synth(model: str, progress: bool = True, skip_yosys: bool = False, stall_per
     ``inputs``: a ``.npy`` array of inputs to check and simulate on (default: the recipe's test split, or
     random inputs for a QONNX file). ``activity`` > 0 also measures switching-activity energy on that many
     inputs (:mod:`flow.estimate.activity`). A recipe whose file changed since its checkpoint was trained is
-    trained again, unless ``reuse_checkpoint``.
+    trained again, unless ``reuse_checkpoint``. ``pnr``: place and route with these options (``qflow
+    implement``; ``None``, the library's default, or ``skip_yosys``: not run; the CLI passes options unless
+    ``--no-pnr``).
     Raises :class:`QflowError` naming the checks that found differing outputs.
     """
     target = resolve(model)
     fold = target.folding(folding)  # a bad folding is refused before anything runs
     with build_lock(target.paths.root):
-        bar = Progress(target.name, _steps(target, skip_yosys, skip_hls, skip_asic, activity), enabled=progress)
+        bar = Progress(target.name, _steps(target, skip_yosys, skip_hls, skip_asic, activity, pnr), enabled=progress)
         _train_and_export(target, bar, reuse_checkpoint)
-        return _run_stages(target, fold, bar, skip_yosys, stall_percent, skip_hls, skip_asic, activity, inputs)
+        return _run_stages(target, fold, bar, skip_yosys, stall_percent, skip_hls, skip_asic, activity, inputs,
+                           None if skip_yosys else pnr)
 
 
 def _run_stages(target: Target, fold: Folding, bar: Progress, skip_yosys: bool, stall_percent: int,
-                skip_hls: bool, skip_asic: bool, activity: int, inputs: Path | None) -> int:
+                skip_hls: bool, skip_asic: bool, activity: int, inputs: Path | None,
+                pnr: PnrOptions | None = None) -> int:
     """The hardware stages of :func:`synth`, in order, with one progress line per step. A stage whose artefact
     is fresh and was made with the same options is skipped (its line says so)."""
     root = target.paths.root
@@ -124,6 +139,12 @@ def _run_stages(target: Target, fold: Folding, bar: Progress, skip_yosys: bool, 
     else:
         estimate_target(target, yosys=not skip_yosys, asic=not skip_asic, activity=activity,
                         step=lambda name, fn: bar.run(name, fn))
+    if pnr is not None:
+        if up_to_date(root, "implement.json", "implement", pnr.as_dict()):
+            for _ in range(IMPLEMENT_STEPS):
+                bar.run("implement (up to date, skipped)", lambda: None)
+        else:
+            implement_target(target, pnr, step=lambda name, fn: bar.run(name, fn))
     report = bar.run("report", lambda: report_build(target.paths.root))
     failed = failed_checks(report)
     log.info("%s", summary_line(report, target.paths.root))
