@@ -196,7 +196,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     objectives = tuple(o.strip() for o in args.objectives.split(",") if o.strip()) if args.objectives else None
     spec = build_spec(args.targets, args.name, foldings=cli_foldings(args.foldings, args.target_cycles),
                       yosys=False if args.no_synth else None, simulate=args.simulate, objectives=objectives,
-                      max_synth_lanes=args.max_synth_lanes, yosys_timeout=args.yosys_timeout)
+                      max_synth_lanes=args.max_synth_lanes, yosys_timeout=args.yosys_timeout,
+                      pnr=True if args.pnr else None, pnr_device=args.pnr_device, pnr_freq=args.pnr_freq)
     execution = Execution.choose(spec, args.scheduler, args.workers, args.serial)
     summary = run_sweep(spec, execution, progress=not args.quiet, retry_failed=args.retry_failed)
     print(sweep_table(summary))
@@ -234,6 +235,10 @@ def _sweep_parser(sub, common: argparse.ArgumentParser) -> None:
                         "cycles_per_inference, energy_pj)")
     p.add_argument("--max-synth-lanes", type=int, default=None,
                    help=f"do not synthesize designs with more lanes (default {MAX_SYNTH_LANES})")
+    p.add_argument("--pnr", action="store_true",
+                   help="also place and route each point (ECP5, nextpnr): Fmax and inferences/s, minutes per point")
+    p.add_argument("--pnr-device", default=None, choices=("25k", "45k", "85k"), help="ECP5 device (default 85k)")
+    p.add_argument("--pnr-freq", type=float, default=None, metavar="MHZ", help="P&R target clock (default 100)")
     p.add_argument("--yosys-timeout", type=int, default=None,
                    help=f"seconds per Yosys run (default {YOSYS_TIMEOUT_S})")
     p.add_argument("--scheduler", default=None, metavar="tcp://HOST:8786",

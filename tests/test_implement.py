@@ -221,3 +221,29 @@ def test_recipes_fit_the_85k_and_are_placed_and_routed(recipe, build_root, capsy
     assert all(u["percent"] is None or u["percent"] <= 100 for u in data["utilisation"].values())
     assert (root / data["bitstream"]["path"]).stat().st_size > 0
     assert "Fmax" in capsys.readouterr().out and "## Place and route" in (root / "report.md").read_text()
+
+
+@pytest.mark.sim
+def test_a_sweep_places_and_routes_each_point(tiny_build):
+    """``qflow sweep --pnr``: each point placed and routed by the same function as ``qflow implement``; Fmax and
+    inferences/s are row figures and Pareto objectives (maximized)."""
+    from flow.stages.sweep import Execution, run_sweep
+    from flow.stages.sweep_spec import spec_from_options
+
+    spec = spec_from_options([str(tiny_build.qonnx)], "tiny_pnr_sweep", foldings=("folded",), yosys=False,
+                             pnr=True, pnr_device="25k", pnr_freq=50.0,
+                             objectives=("lanes", "fmax_mhz", "inferences_per_s"))
+    summary = run_sweep(spec, Execution(None, 0), progress=False)
+    (row,) = summary["rows"]
+    assert row["status"] == "ok" and row["fmax_mhz"] > 5 and row["pnr"]["device"] == "LFE5U-25F"
+    assert row["inferences_per_s"] == pytest.approx(row["fmax_mhz"] * 1e6 / row["cycles_per_inference"], rel=1e-3)
+    assert row["pareto"] is True
+
+
+def test_sweep_objectives_of_place_and_route_need_it():
+    from flow.stages.sweep_spec import SweepError, spec_from_options
+
+    with pytest.raises(SweepError, match="objectives fmax_mhz/inferences_per_s need place and route"):
+        spec_from_options(["tfc_w1a1"], objectives=("lanes", "fmax_mhz"), yosys=False)
+    with pytest.raises(SweepError, match="pnr_device: expected one of 25k, 45k, 85k"):
+        spec_from_options(["tfc_w1a1"], pnr=True, pnr_device="12k")

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from flow.errors import QflowError
+from flow.rtl.generate import RtlDesign
 from flow.rtl.harness import load_design
 from flow.rtl.nextpnr import (
     DEVICES,
@@ -38,7 +39,7 @@ from flow.stages.compile import load_network
 from flow.stages.estimate import Step
 from flow.stages.target import Target
 
-__all__ = ["PnrOptions", "design_inputs", "implement_target", "throughput"]
+__all__ = ["PnrOptions", "design_inputs", "implement_target", "place_design", "throughput"]
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,30 @@ def _plain(name: str, fn):
     return fn()
 
 
+def place_design(design: RtlDesign, out: Path, options: PnrOptions, step: Step = _plain) -> dict:
+    """Yosys ``synth_ecp5`` of ``design`` inside the generated top (written to ``out``), then nextpnr-ecp5:
+    the device, the parsed report (clock, critical path, utilisation), the I/O plan, the synthesis and P&R runs.
+    The unit the ``implement`` stage and the sweep's place-and-route points share. Raises
+    :class:`~flow.rtl.nextpnr.DoesNotFitError` / :class:`~flow.rtl.nextpnr.ImplementationError`."""
+    device = DEVICES[options.device]
+    plan = plan_io(design.interface, options.io_pins)
+    wrapper = write_pnr_top(out / f"{PNR_TOP}.v", design.top, plan)
+    sources = [*design.sources, os.path.relpath(wrapper, design.directory)]
+    synth = step("Yosys synth_ecp5 (ECP5 cells)", lambda: synth_ecp5(design.directory, sources, out))
+    report, pnr_seconds, tool = step(
+        f"nextpnr-ecp5 on the {device.part} {options.package} at {options.freq_mhz:g} MHz (timing-driven)",
+        lambda: place_and_route(out, device, options.package, options.freq_mhz, options.seed))
+    return {
+        "device": {"family": "Lattice ECP5", "part": device.part, "package": options.package, "speed_grade": 6},
+        **parse_report(report, options.freq_mhz, [b.instance for b in design.blocks]),
+        "io": {"how": plan.describe(), "in_pin_width": plan.in_pin_width, "out_pin_width": plan.out_pin_width,
+               "io_cycles_per_inference": plan.io_cycles_per_inference, **asdict(plan)},
+        "synthesis": synth,
+        "pnr": {"tool": tool, "seconds": round(pnr_seconds, 1), "seed": options.seed,
+                "log": f"{out.name}/nextpnr.log"},
+    }
+
+
 @locked
 def implement_target(target: Target, options: PnrOptions | None = None, step: Step = _plain) -> dict:
     """Synthesize, place and route and pack the compiled design of ``target``; return ``implement.json``'s
@@ -99,33 +124,20 @@ def implement_target(target: Target, options: PnrOptions | None = None, step: St
     net, network = load_network(root)
     invalidate(root, "implement")
     design = load_design(target.paths.rtl, net)
-    device = DEVICES[options.device]
-    out = root / "pnr"
-    plan = plan_io(design.interface, options.io_pins)
-    wrapper = write_pnr_top(out / f"{PNR_TOP}.v", design.top, plan)
-    sources = [*design.sources, os.path.relpath(wrapper, design.directory)]
     start = time.perf_counter()
-    synth = step("Yosys synth_ecp5 (ECP5 cells)", lambda: synth_ecp5(design.directory, sources, out))
-    report, pnr_seconds, tool = step(
-        f"nextpnr-ecp5 on the {device.part} {options.package} at {options.freq_mhz:g} MHz (timing-driven)",
-        lambda: place_and_route(out, device, options.package, options.freq_mhz, options.seed))
+    placed = place_design(design, root / "pnr", options, step)
     bit = f"{target.name}.bit"
-    size, pack_seconds = step("ecppack -> bitstream", lambda: pack_bitstream(out, bit))
-    parsed = parse_report(report, options.freq_mhz, [b.instance for b in design.blocks])
-    fmax = parsed["clock"]["fmax_mhz"]
-    if not parsed["clock"]["met"]:
+    size, pack_seconds = step("ecppack -> bitstream", lambda: pack_bitstream(root / "pnr", bit))
+    fmax = placed["clock"]["fmax_mhz"]
+    if not placed["clock"]["met"]:
         log.warning("%s: Fmax %.1f MHz misses the %g MHz target", target.name, fmax, options.freq_mhz)
+    plan = plan_io(design.interface, options.io_pins)
     data = {
         "status": STATUS,
-        "device": {"family": "Lattice ECP5", "part": device.part, "package": options.package, "speed_grade": 6},
-        **parsed,
-        "io": {"how": plan.describe(), "in_pin_width": plan.in_pin_width, "out_pin_width": plan.out_pin_width,
-               "io_cycles_per_inference": plan.io_cycles_per_inference, **asdict(plan)},
+        **placed,
         "throughput": {**throughput(fmax, network["cycles_per_inference_predicted"], plan),
                        "how": "Fmax (placed and routed) / max(cycles per inference predicted by the beat-timing "
                               "model and checked by simulation, pin beats per inference)"},
-        "synthesis": synth,
-        "pnr": {"tool": tool, "seconds": round(pnr_seconds, 1), "seed": options.seed, "log": "pnr/nextpnr.log"},
         "bitstream": {"path": f"pnr/{bit}", "bytes": size, "seconds": round(pack_seconds, 1)},
         "seconds": round(time.perf_counter() - start, 1),
         "options": options.as_dict(),

@@ -102,7 +102,7 @@ def _plan(spec: SweepSpec, models: list[_Model], out: Path) -> list[PointTask]:
     names = [m.name for m in models]
     if len(set(names)) != len(names):
         raise SweepError(f"sweep {spec.name!r}: each model once, got {names}")
-    tools = tool_versions(spec.simulate > 0, spec.yosys)
+    tools = tool_versions(spec.simulate > 0, spec.yosys, spec.pnr)
     tasks = []
     for m in models:
         for folding in spec.foldings:
@@ -110,14 +110,16 @@ def _plan(spec: SweepSpec, models: list[_Model], out: Path) -> list[PointTask]:
             inputs = {"model": m.name, "qonnx_sha256": m.digest, "folding": folding, "layers": m.layer_folding,
                       "clock_mhz": m.clock_mhz, "simulate": spec.simulate, "yosys": spec.yosys,
                       "max_synth_lanes": spec.max_synth_lanes if spec.yosys else None,
-                      "yosys_timeout": spec.yosys_timeout if spec.yosys else None, "tools": tools}
+                      "yosys_timeout": spec.yosys_timeout if spec.yosys else None, "tools": tools,
+                      "pnr": [spec.pnr_device, spec.pnr_freq] if spec.pnr else None}
             key = point_key(inputs)
             tasks.append(PointTask(
                 key=key, model=m.name, recipe=m.recipe, qonnx=str(m.qonnx), qonnx_digest=m.digest, folding=folding,
                 label=label, layer_folding=m.layer_folding, clock_mhz=m.clock_mhz, simulate=spec.simulate,
                 yosys=spec.yosys, max_synth_lanes=spec.max_synth_lanes, yosys_timeout=spec.yosys_timeout,
                 work_dir=str((out / "work" / f"{m.name}-{label}-{key[:12]}").resolve()),
-                synth_cache=str((out.parent / "synth_cache").resolve()), accuracy=m.accuracy))
+                synth_cache=str((out.parent / "synth_cache").resolve()), accuracy=m.accuracy,
+                pnr_device=spec.pnr_device if spec.pnr else None, pnr_freq=float(spec.pnr_freq)))
     return tasks
 
 
@@ -134,6 +136,9 @@ def _how(spec: SweepSpec) -> dict:
                     "folding (the accelerator is bit-exact)",
         "simulation": f"simulated: Verilator, {spec.simulate} inputs (the test split; random codes for a .onnx "
                       "file), no stalls, outputs == golden" if spec.simulate else "not run (--simulate 0)",
+        "fmax_mhz": f"placed and routed: nextpnr-ecp5 on the LFE5U-{spec.pnr_device[:-1]}F at a {spec.pnr_freq:g} MHz "
+                    "target (flow.stages.implement.place_design); inferences/s = Fmax / max(cycles per inference, "
+                    "pin beats)" if spec.pnr else "not run (no --pnr)",
     }
 
 

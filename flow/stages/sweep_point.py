@@ -14,7 +14,9 @@ error. It runs the stage functions ``qflow compile|simulate|estimate`` use:
 * with ``yosys``: :func:`flow.rtl.yosys.synth_xilinx`, cached by a digest of the Verilog and memory files in
   ``task.synth_cache`` -- **synthesized** LUT, FF, ... Designs with more lanes than ``max_synth_lanes`` and
   runs past ``yosys_timeout`` are listed as not synthesized, never as 0;
-* energy per inference **estimated** by the operation model (:func:`flow.estimate.energy.network_energy`).
+* energy per inference **estimated** by the operation model (:func:`flow.estimate.energy.network_energy`);
+* with ``pnr_device``: Yosys ``synth_ecp5`` + nextpnr-ecp5 (:func:`flow.stages.implement.place_design`) --
+  **placed and routed** Fmax and inferences/s (Fmax / max(cycles per inference, pin beats)).
 """
 
 from __future__ import annotations
@@ -36,9 +38,11 @@ from flow.frontend.graph import load_qonnx
 from flow.io import write_json
 from flow.recipe import load_recipe
 from flow.rtl.backend import cxx_opt_level
+from flow.rtl.nextpnr import ImplementationError, plan_io
 from flow.rtl.verilator import build_harness
 from flow.rtl.yosys import SynthesisError, synth_xilinx, yosys_command
 from flow.stages.compile import convert
+from flow.stages.implement import PnrOptions, place_design, throughput
 from flow.stages.sweep_spec import FoldValue
 from flow.stages.train import recipe_dataset
 
@@ -74,6 +78,8 @@ class PointTask:
     work_dir: str
     synth_cache: str
     accuracy: float | None = None
+    pnr_device: str | None = None  # place and route on this ECP5 ("25k" | "45k" | "85k"); None: not
+    pnr_freq: float = 100.0
 
 
 def design_lanes(net) -> int:
@@ -185,7 +191,26 @@ def _compute(task: PointTask) -> dict:
     figures, row["synth"] = _synth(task, design, lanes)
     row |= figures
     row["simulation"] = _simulate(task, backend, hls_model, net, design) if task.simulate else None
+    if task.pnr_device is not None:
+        row |= _place(task, design)
     return row
+
+
+def _place(task: PointTask, design) -> dict:
+    """Place and route the point's design (:func:`flow.stages.implement.place_design`, as ``qflow implement``):
+    **placed and routed** Fmax and inferences/s; a design that does not fit or a failed run is recorded as not
+    placed (``fmax_mhz`` None), never as 0."""
+    options = PnrOptions(device=task.pnr_device, freq_mhz=task.pnr_freq)
+    try:
+        placed = place_design(design, Path(task.work_dir) / "pnr", options)
+    except ImplementationError as exc:
+        log.warning("%s/%s: %s", task.model, task.label, exc)
+        return {"fmax_mhz": None, "inferences_per_s": None, "pnr": {"not_run": str(exc).splitlines()[0]}}
+    fmax = placed["clock"]["fmax_mhz"]
+    rate = throughput(fmax, design.cycles_per_inference, plan_io(design.interface, options.io_pins))
+    return {"fmax_mhz": fmax, "inferences_per_s": rate["inferences_per_second"],
+            "pnr": {"device": placed["device"]["part"], "met": placed["clock"]["met"],
+                    "utilisation": placed.get("utilisation"), "seconds": placed["pnr"]["seconds"]}}
 
 
 def failed_row(task: PointTask, error: str, detail: str = "") -> dict:

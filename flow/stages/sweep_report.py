@@ -1,7 +1,8 @@
 """A sweep's outputs, from its summary (:func:`flow.stages.sweep.run_sweep`): the Pareto flags, the Markdown
 table, the plots (area vs cycles per inference; energy vs accuracy) and ``index.html``.
 
-Pareto optimality is taken over the summary's ``objectives`` (all minimized except ``accuracy``), over the
+Pareto optimality is taken over the summary's ``objectives`` (all minimized except ``accuracy``, ``fmax_mhz`` and
+``inferences_per_s``), over the
 rows with ``status = "ok"`` and every objective figure; the other rows get ``pareto = None``.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 from flow.report import svg
 from flow.report.page import CSS, esc, table
 from flow.report.pareto import pareto_optimal
+from flow.stages.sweep_spec import MAXIMIZED
 
 __all__ = ["accuracy_plot", "index_html", "mark_pareto", "pareto_plot", "sweep_markdown", "sweep_table"]
 
@@ -19,7 +21,7 @@ AREA_LABELS = {"LUT": "LUT (synthesized, Yosys synth_xilinx)", "lanes": "lanes (
 def _figures(row: dict, objectives: list[str]) -> tuple | None:
     if row.get("status") != "ok" or any(row.get(o) is None for o in objectives):
         return None
-    return tuple(-row[o] if o == "accuracy" else row[o] for o in objectives)
+    return tuple(-row[o] if o in MAXIMIZED else row[o] for o in objectives)
 
 
 def mark_pareto(rows: list[dict], objectives: list[str]) -> None:
@@ -37,7 +39,14 @@ def _layers_text(row: dict) -> str:
     return ", ".join(f"{layer['pe']}x{layer['simd']}" for layer in row["layers"])
 
 
-def _cells(row: dict, sim: bool, clock: float) -> list[str]:
+def _placed(row: dict) -> list[str]:
+    """Fmax and inferences/s of a placed point, or why it was not placed."""
+    if row.get("fmax_mhz") is None:
+        return ["not placed", "-"]
+    return [f"{row['fmax_mhz']:.1f}", f"{row['inferences_per_s']:,.0f}"]
+
+
+def _cells(row: dict, sim: bool, clock: float, placed: bool = False) -> list[str]:
     cells = [str(row["point"])]
     if row.get("status") != "ok":
         return [*cells, f"failed: {row.get('error', '?')}"]
@@ -49,8 +58,9 @@ def _cells(row: dict, sim: bool, clock: float) -> list[str]:
     accuracy = "-" if row.get("accuracy") is None else f"{row['accuracy']:.4f}"
     cells += [f"{row['latency_cycles']:,}", f"{clock * 1e6 / row['cycles_per_inference']:,.0f}",
               not_run or f"{row['LUT']:,}", not_run or f"{row['FF']:,}", f"{row['energy_pj'] / 1000:.2f} nJ",
-              accuracy, {True: "**yes**", False: "no", None: "-"}[row["pareto"]]]
-    return cells
+              accuracy]
+    cells += _placed(row) if placed else []
+    return [*cells, {True: "**yes**", False: "no", None: "-"}[row["pareto"]]]
 
 
 def _header(summary: dict) -> tuple[list[str], bool]:
@@ -58,15 +68,22 @@ def _header(summary: dict) -> tuple[list[str], bool]:
     head = ["point", "PE x SIMD per layer", "lanes", "cycles/inf. (predicted)"]
     head += ["cycles/inf. (simulated)", "mismatches"] if sim else []
     head += ["latency (predicted)", f"inf./s at {summary['clock_mhz']:g} MHz", "LUT", "FF",
-             "energy/inf. (estimated)", "accuracy (trained)", "Pareto"]
-    return head, sim
+             "energy/inf. (estimated)", "accuracy (trained)"]
+    if _any_placed(summary):
+        head += ["Fmax, MHz (placed and routed)", "inf./s (placed and routed)"]
+    return [*head, "Pareto"], sim
+
+
+def _any_placed(summary: dict) -> bool:
+    return any("fmax_mhz" in r for r in summary["rows"] if r.get("status") == "ok")
 
 
 def sweep_table(summary: dict) -> str:
     """The sweep as a Markdown table (one row per finished point; a failed point shows its error)."""
     head, sim = _header(summary)
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(_cells(r, sim, summary["clock_mhz"])) + " |" for r in summary["rows"]]
+    placed = _any_placed(summary)
+    lines += ["| " + " | ".join(_cells(r, sim, summary["clock_mhz"], placed)) + " |" for r in summary["rows"]]
     return "\n".join(lines)
 
 
@@ -80,9 +97,13 @@ def sweep_markdown(summary: dict) -> str:
     failed = [r for r in summary["rows"] if r.get("status") != "ok"]
     if failed:
         lines += ["", "Failed:", ""] + [f"- {r['point']}: {r.get('error')}" for r in failed]
+    unplaced = [r for r in summary["rows"] if r.get("status") == "ok" and r.get("pnr", {}).get("not_run")]
+    if unplaced:
+        lines += ["", "Not placed:", ""] + [f"- {r['point']}: {r['pnr']['not_run']}" for r in unplaced]
     if summary["pending"]:
         lines += ["", f"Not finished yet: {', '.join(summary['pending'])}"]
-    lines += ["", f"Pareto-optimal (minimizing {', '.join(summary['objectives'])}): "
+    lines += ["", f"Pareto-optimal (over {', '.join(summary['objectives'])}; maximizing "
+              f"{', '.join(o for o in summary['objectives'] if o in MAXIMIZED) or 'none'}): "
               + (", ".join(summary["pareto"]) or "none"), "",
               f"Sweep time {summary['seconds']} s. Plots: `pareto.svg`, `accuracy.svg`; page: `index.html`.", ""]
     return "\n".join(lines)
@@ -129,11 +150,12 @@ def index_html(summary: dict, plots: dict[str, str]) -> str:
     """``index.html``: status, the plots (inline SVG), the table, how each figure was produced, failures."""
     head, sim = _header(summary)
     bold = {"**yes**": "<strong>yes</strong>"}
-    rows = [[bold.get(c) or esc(c) for c in _cells(r, sim, summary["clock_mhz"])] for r in summary["rows"]]
+    placed = _any_placed(summary)
+    rows = [[bold.get(c) or esc(c) for c in _cells(r, sim, summary["clock_mhz"], placed)] for r in summary["rows"]]
     rows = [cells + [""] * (len(head) - len(cells)) for cells in rows]
     parts = [_status_line(summary), *(f"<figure>{p}</figure>" for p in plots.values()),
              "<h2>Points</h2>", table(head, rows),
-             f"<p>Pareto-optimal (minimizing {esc(', '.join(summary['objectives']))}): "
+             f"<p>Pareto-optimal (over {esc(', '.join(summary['objectives']))}): "
              f"{esc(', '.join(summary['pareto']) or 'none')}</p>",
              "<h2>How each figure was produced</h2><ul>"
              + "".join(f"<li>{esc(k)}: {esc(v)}</li>" for k, v in summary["how"].items()) + "</ul>"]

@@ -14,6 +14,9 @@ A spec file::
     yosys = true             # Yosys synth_xilinx per point (false: lanes stand in for LUTs)
     max_synth_lanes = 16384
     yosys_timeout = 900
+    pnr = false              # place and route each point (Yosys synth_ecp5 + nextpnr-ecp5): Fmax, inferences/s
+    pnr_device = "85k"       # LFE5U-25F/45F/85F
+    pnr_freq = 100           # target clock, MHz
 
     [dask]
     scheduler = "tcp://host:8786"   # an existing cluster (default: a LocalCluster on this machine)
@@ -33,7 +36,8 @@ from flow.compile.folding import Folding as TypedFolding
 from flow.errors import QflowError, UnsupportedError
 
 __all__ = [
-    "DEFAULT_FOLDINGS", "MAX_SYNTH_LANES", "OBJECTIVES", "YOSYS_TIMEOUT_S", "FoldValue", "SweepError", "SweepSpec",
+    "DEFAULT_FOLDINGS", "MAXIMIZED", "MAX_SYNTH_LANES", "OBJECTIVES", "PNR_DEVICES", "YOSYS_TIMEOUT_S", "FoldValue",
+    "SweepError", "SweepSpec",
     "build_spec", "cli_foldings", "folding_label", "load_spec", "parse_folding", "parse_foldings",
     "spec_from_options",
 ]
@@ -46,9 +50,14 @@ DEFAULT_FOLDINGS: tuple[FoldValue, ...] = ("parallel", 16, "folded", 256, 1024)
 MAX_SYNTH_LANES = 16384
 YOSYS_TIMEOUT_S = 900
 #: Figures a Pareto front can be taken over; all are minimized except ``accuracy`` (maximized).
-OBJECTIVES = ("LUT", "FF", "lanes", "cycles_per_inference", "latency_cycles", "energy_pj", "accuracy")
+OBJECTIVES = ("LUT", "FF", "lanes", "cycles_per_inference", "latency_cycles", "energy_pj", "accuracy", "fmax_mhz",
+              "inferences_per_s")
+#: Objectives that are maximized (the others are minimized).
+MAXIMIZED = ("accuracy", "fmax_mhz", "inferences_per_s")
+#: ECP5 devices a point may be placed on (``stages.pnr_device``).
+PNR_DEVICES = ("25k", "45k", "85k")
 _TOP_KEYS = {"name", "models", "foldings", "target_cycles", "objectives", "stages", "dask"}
-_STAGE_KEYS = {"simulate", "yosys", "max_synth_lanes", "yosys_timeout"}
+_STAGE_KEYS = {"simulate", "yosys", "max_synth_lanes", "yosys_timeout", "pnr", "pnr_device", "pnr_freq"}
 _DASK_KEYS = {"scheduler", "workers"}
 
 
@@ -103,6 +112,9 @@ class SweepSpec:
     yosys: bool = True
     max_synth_lanes: int = MAX_SYNTH_LANES
     yosys_timeout: int = YOSYS_TIMEOUT_S
+    pnr: bool = False
+    pnr_device: str = "85k"
+    pnr_freq: float = 100.0
     objectives: tuple[str, ...] = field(default=())
     scheduler: str | None = None
     workers: int | None = None
@@ -125,9 +137,24 @@ class SweepSpec:
         if bad or len(self.objectives) < 2:
             raise SweepError(f"sweep {self.name!r}: objectives: expected two or more of {', '.join(OBJECTIVES)}, "
                              f"got {list(self.objectives)}")
+        self._check_pnr()
         if not self.yosys and {"LUT", "FF"} & set(self.objectives):
             raise SweepError(f"sweep {self.name!r}: objectives LUT/FF need Yosys (stages.yosys = true / no "
                              f"--no-synth), got {list(self.objectives)}")
+
+    def _check_pnr(self) -> None:
+        if not isinstance(self.pnr, bool):
+            raise SweepError(f"sweep {self.name!r}: pnr: expected true or false, got {self.pnr!r}")
+        if self.pnr_device not in PNR_DEVICES:
+            raise SweepError(f"sweep {self.name!r}: pnr_device: expected one of {', '.join(PNR_DEVICES)}, got "
+                             f"{self.pnr_device!r}")
+        if isinstance(self.pnr_freq, bool) or not isinstance(self.pnr_freq, int | float) \
+                or not 1 <= self.pnr_freq <= 1000:
+            raise SweepError(f"sweep {self.name!r}: pnr_freq: expected a clock in MHz in [1, 1000], got "
+                             f"{self.pnr_freq!r}")
+        if not self.pnr and {"fmax_mhz", "inferences_per_s"} & set(self.objectives):
+            raise SweepError(f"sweep {self.name!r}: objectives fmax_mhz/inferences_per_s need place and route "
+                             f"(stages.pnr = true / --pnr), got {list(self.objectives)}")
 
     @property
     def points(self) -> int:
@@ -191,6 +218,8 @@ def load_spec(path: str | Path) -> SweepSpec:
             simulate=stages.get("simulate", 0), yosys=stages.get("yosys", True),
             max_synth_lanes=stages.get("max_synth_lanes", MAX_SYNTH_LANES),
             yosys_timeout=stages.get("yosys_timeout", YOSYS_TIMEOUT_S),
+            pnr=stages.get("pnr", False), pnr_device=str(stages.get("pnr_device", "85k")),
+            pnr_freq=stages.get("pnr_freq", 100.0),
             objectives=tuple(data.get("objectives", ())), scheduler=dask.get("scheduler"), workers=dask.get("workers"),
         )
     except SweepError as exc:

