@@ -57,6 +57,13 @@ class VvauParams:
         return MvauParams(mw=self.k2, mh=1, pe=1, simd=1, mode=self.mode, in_bits=self.in_bits,
                           in_signed=self.in_signed, w_bits=self.w_bits, acc_bits=self.acc_bits)
 
+    @property
+    def matrix(self) -> MvauParams:
+        """The MVAU with the same lanes and ROM (``MH = CH``, ``MW = K2``, ``PE = SIMD``, ``SIMD = 1``: one term and
+        one accumulator per lane per cycle); its weight matrix is the depthwise ``W`` ``(CH, K2)``."""
+        return MvauParams(mw=self.k2, mh=self.ch, pe=self.simd, simd=1, mode=self.mode, in_bits=self.in_bits,
+                          in_signed=self.in_signed, w_bits=self.w_bits, acc_bits=self.acc_bits)
+
     def validate(self) -> None:
         """Raise :class:`ValueError` naming the first bad parameter, what was expected and what arrived."""
         for name in ("ch", "k2", "simd"):
@@ -129,11 +136,10 @@ def estimate_resources(params: VvauParams, weights: np.ndarray | None = None) ->
     term and one accumulator per lane per cycle, the same ``K2*CF``-word weight ROM), with the MVAU's input
     buffer (``K2`` words) replaced by this block's partial-sum memory (``CF`` words of ``SIMD*ACC_BITS``, LUT RAM,
     read and written in one cycle). Against Yosys ``synth_xilinx`` (MAC, 4-bit x 4-bit, 3x3 windows; CH/SIMD
-    8/2, 16/16, 32/4): LUT 11-17 % low, FF -26 % to +45 %, LUT RAM exact; a 1x1 depthwise layer (one ROM word,
+    8/2, 16/16, 32/4): LUT 11-17 % low, FF -18 % to +45 %, LUT RAM exact; a 1x1 depthwise layer (one ROM word,
     constant weights) is 2.5x too high in LUT. Not fitted: a structural first model, measured."""
     params.validate()
-    twin = MvauParams(mw=params.k2, mh=params.ch, pe=params.simd, simd=1, mode=params.mode, in_bits=params.in_bits,
-                      in_signed=params.in_signed, w_bits=params.w_bits, acc_bits=params.acc_bits)
+    twin = params.matrix
     est = mvau.estimate_resources(twin, weights)
     lut, ff, lutram, bram = est.lut, est.ff, est.lutram, est.bram18
     if twin.nf > 1:  # the twin's input buffer and its multiplexers, which this block does not have
@@ -163,9 +169,7 @@ def energy(params: VvauParams, in_beats: int) -> OpEnergy:
 
 
 def _random_data(params: VvauParams, seed: int = 0) -> np.ndarray:
-    return mvau.random_data(MvauParams(mw=params.k2, mh=params.ch, pe=1, simd=1, mode=params.mode,
-                                       in_bits=params.in_bits, in_signed=params.in_signed, w_bits=params.w_bits,
-                                       acc_bits=params.acc_bits), seed)
+    return mvau.random_data(params.matrix, seed)
 
 
 SPEC = BlockSpec(

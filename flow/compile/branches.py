@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from flow.compile.chain import Chain
-from flow.compile.network import Image, MatVec, Residual, Thresholds
+from flow.compile.network import MatVec, Residual, Thresholds
 from flow.errors import UnsupportedError
 
 __all__ = ["BranchWalk", "features", "stream_elems"]
@@ -86,7 +86,7 @@ class BranchWalk:
             index = merge.inputs.index(last.outputs[0])
             ends[index] = (tuple(self.net.layers), self.current_type, self.image)
         self.net.layers = state[5]
-        self._append_residual(merge, ends, state[3])
+        self._append_residual(merge, ends)
         return merge
 
     def walk_branch(self, first, merge):
@@ -94,7 +94,7 @@ class BranchWalk:
         self.handle(first)
         return self.walk(first, stop=merge)
 
-    def _append_residual(self, merge, ends: dict, image_in: Image | None) -> None:
+    def _append_residual(self, merge, ends: dict) -> None:
         (a_layers, a_type, a_image), (b_layers, b_type, b_image) = ends[0], ends[1]
         if a_image != b_image:
             raise UnsupportedError(f"layer {merge.name!r}: the two branches give {a_image} and {b_image}; an "
