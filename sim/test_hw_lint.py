@@ -23,6 +23,14 @@ CONFIGS: dict[str, list[dict[str, int]]] = {
         {"MW": 9, "MH": 4, "PE": 2, "SIMD": 3, "MODE": 2, "IN_BITS": 3, "IN_SIGNED": 1, "W_BITS": 1, "ACC_BITS": 8},
         {"MW": 9, "MH": 4, "PE": 2, "SIMD": 9, "MODE": 3, "IN_BITS": 3, "W_BITS": 5, "ACC_BITS": 9},
         {"MW": 9, "MH": 4, "PE": 4, "SIMD": 1, "MODE": 3, "IN_BITS": 3, "IN_SIGNED": 1, "W_BITS": 2, "ACC_BITS": 4},
+        # register stages: an XNOR tree of 4 levels with the ROM register, a 2-level MAC tree without it
+        {"MW": 784, "MH": 64, "PE": 1, "SIMD": 784, "MODE": 0, "IN_BITS": 1, "W_BITS": 1, "ACC_BITS": 11,
+         "IN_REG": 1, "FANIN": 8},
+        {"MW": 18, "MH": 4, "PE": 2, "SIMD": 9, "MODE": 1, "IN_BITS": 3, "W_BITS": 2, "ACC_BITS": 9, "FANIN": 3},
+    ],
+    "mvau_tree": [
+        {"SIMD": 5, "MODE": 4, "IN_BITS": 1, "W_BITS": 3, "ACC_BITS": 6, "FANIN": 2},
+        {"SIMD": 100, "MODE": 3, "IN_BITS": 4, "W_BITS": 4, "ACC_BITS": 20, "FANIN": 7},
     ],
     "thresholding": [
         {"C": 8, "PE": 8, "IN_BITS": 6, "N_THRESH": 1, "OUT_BITS": 1, "OUT_BIAS": 0},
@@ -31,9 +39,10 @@ CONFIGS: dict[str, list[dict[str, int]]] = {
     ],
     "axis_dwc": [
         {"IN_ELEMS": i, "OUT_ELEMS": o, "ELEM_BITS": b}
-        for i, o, b in [(4, 2, 1), (1, 8, 3), (3, 2, 4), (4, 6, 2), (5, 5, 7), (8, 1, 2)]
+        for i, o, b in [(4, 2, 1), (1, 8, 3), (3, 2, 4), (4, 6, 2), (5, 5, 7), (8, 1, 2), (28, 784, 1), (1, 2, 4)]
     ],
     "axis_fifo": [{"WIDTH": 1, "DEPTH": 2}, {"WIDTH": 37, "DEPTH": 64}],
+    "cmvm_ctrl": [{"IN_WIDTH": 1, "OUT_WIDTH": 2, "STAGES": 1}, {"IN_WIDTH": 784, "OUT_WIDTH": 640, "STAGES": 4}],
     "skid_buffer": [{"WIDTH": 1}],
     "vvau": [
         {"CH": 8, "K2": 9, "SIMD": 2, "MODE": 1, "IN_BITS": 4, "W_BITS": 4, "ACC_BITS": 12},

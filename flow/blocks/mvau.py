@@ -62,6 +62,7 @@ __all__ = [
     "latency_cycles",
     "output_valid_cycle",
     "pack_inputs",
+    "pipeline_cycles",
     "pack_outputs",
     "pack_weights",
     "random_data",
@@ -76,10 +77,16 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Verilog files the block needs, in compile order.
-HW_SOURCES = (HW_ROOT / "mvau" / "mvau.v", HW_ROOT / "mvau" / "mvau_dot.v")
+HW_SOURCES = (HW_ROOT / "mvau" / "mvau.v", HW_ROOT / "mvau" / "mvau_dot.v", HW_ROOT / "mvau" / "mvau_tree.v")
 
-#: Pipeline depth of ``mvau.v``: issue register + stage 1 (terms, tree, accumulate) -> output queue.
+#: Pipeline depth of ``mvau.v`` without register stages: issue register + stage 1 (terms, tree, accumulate)
+#: -> output queue; :func:`pipeline_cycles` adds the stages of ``in_reg`` and ``fanin``.
 PIPELINE_CYCLES = 2
+
+
+def pipeline_cycles(params: MvauParams) -> int:
+    """Cycles from a step's issue to its output beat in the queue: ``PIPELINE_CYCLES + extra_latency``."""
+    return PIPELINE_CYCLES + params.extra_latency
 
 
 def adder_output_range(W: np.ndarray, xlo: int, xhi: int) -> tuple[np.ndarray, np.ndarray]:
@@ -191,16 +198,16 @@ def cycles_per_vector(params: MvauParams) -> int:
 
 def output_valid_cycle(params: MvauParams, nf: int) -> int:
     """Cycle (relative to the acceptance of the vector's first input beat, no stalls) in which
-    output beat ``nf`` is first valid: ``(nf + 1)*SF + 1``."""
+    output beat ``nf`` is first valid: ``(nf + 1)*SF + 1`` plus the register stages' ``extra_latency``."""
     params.validate()
     if not 0 <= nf < params.nf:
         raise ValueError(f"mvau: nf expected in [0, {params.nf}), got {nf}")
-    return (nf + 1) * params.sf - 1 + PIPELINE_CYCLES
+    return (nf + 1) * params.sf - 1 + pipeline_cycles(params)
 
 
 def latency_cycles(params: MvauParams) -> int:
     """Cycles from accepting a vector's first input beat to its last output beat being valid, no
-    stalls: ``NF*SF + 1`` (2 for a fully parallel layer)."""
+    stalls: ``NF*SF + 1`` (2 for a fully parallel layer), plus ``extra_latency``."""
     return output_valid_cycle(params, params.nf - 1)
 
 
@@ -212,9 +219,9 @@ def ports(params: MvauParams) -> tuple[Stream, Stream]:
 
 def _vector_times(params: MvauParams, valid: list[int]) -> list[int]:
     """One vector: fold (0, s) issues when input beat s is accepted, later folds issue one per cycle; output
-    beat n is valid ``PIPELINE_CYCLES`` after fold (n, SF-1) issued."""
+    beat n is valid :func:`pipeline_cycles` after fold (n, SF-1) issued."""
     issue = accept_times(valid)
-    out = [issue[-1] + PIPELINE_CYCLES]
+    out = [issue[-1] + pipeline_cycles(params)]
     for _ in range(1, params.nf):
         out.append(out[-1] + params.sf)
     return out

@@ -108,6 +108,35 @@ def _term_bits(params: MvauParams) -> int:
             MvauMode.BIPOLAR_X: params.w_bits + 1}[params.mode]
 
 
+def tree_levels(params: MvauParams) -> list[tuple[int, int]]:
+    """``(results, bits)`` of each level of ``mvau_tree.v`` (one PE) that ends in a register: level ``l`` sums
+    groups of ``fanin`` results of level ``l-1`` (level 0: the lanes' terms) into ``TS + clog2(fanin)*(l+1)``
+    bits, at most ``ACC_BITS``; empty when the unit is not pipelined."""
+    if params.tree_regs == 0:
+        return []
+    ts = 2 if params.mode == MvauMode.XNOR else _term_bits(params)
+    gb = clog2(params.fanin)
+    n, out = params.simd, []
+    for level in range(params.tree_regs):
+        n = -(-n // params.fanin)
+        out.append((n, min(params.acc_bits, ts + gb * (level + 1))))
+    return out
+
+
+def stage_flip_flops(params: MvauParams) -> int:
+    """Flip-flops of the register stages (``in_reg``, ``fanin``) of ``mvau.v``: the input word and the ROM
+    word once more (a one-word ROM is constant: no register), every registered tree level's partial sums
+    per PE, 3 flags per extra cycle, and the output queue's wider pointers."""
+    p = params
+    if p.extra_latency == 0:
+        return 0
+    ff = (p.in_beat_bits + (p.weight_width if p.weight_depth > 1 else 0)) if p.in_reg else 0
+    ff += p.pe * sum(n * bits for n, bits in tree_levels(p))
+    ff += 3 * p.extra_latency
+    qd = 4 if p.extra_latency <= 1 else 1 << clog2(p.extra_latency + 3)
+    return ff + 3 * (clog2(qd) + 1) - 9
+
+
 def resource_features(params: MvauParams, weights: np.ndarray | None = None) -> dict[str, float]:
     """Structural features of ``mvau.v`` + ``mvau_dot.v`` (``weights``: the ``(MH, MW)`` values; ``None``:
     seeded uniform random weights, as the calibration used). ``terms = PE*SIMD``; variable (``_var``) means
@@ -200,7 +229,9 @@ def estimate_resources(params: MvauParams, weights: np.ndarray | None = None) ->
     register (one per distinct column, logic ROM), accumulators ``PE*ACC_BITS`` (``SF > 1``: with ``SF == 1``
     the accumulator is dead), fold counters, ROM address, 9 queue pointers, valid, first/last flags
     (``SF > 1``), a one-word input buffer, + 2 (observed on the calibration points; exact to +-2 on all of
-    them except where Yosys trims logic that the weights make constant).
+    them except where Yosys trims logic that the weights make constant), + the register stages
+    (:func:`stage_flip_flops`). The LUT features do not model the register stages' extra adders (see
+    BENCHMARKS.md, issue 20, for the measured difference).
     """
 
     params.validate()
@@ -232,6 +263,7 @@ def estimate_resources(params: MvauParams, weights: np.ndarray | None = None) ->
     if queue.kind == "logic":
         ff, lut = ff + 4 * p.pe * p.acc_bits, lut + p.pe * p.acc_bits
     ff += 2  # observed on the calibration points: two flip-flops more than the RTL's registers
+    ff += stage_flip_flops(p)
     dsp = 0
     if uses_dsp(p):
         dsp = p.pe * p.simd

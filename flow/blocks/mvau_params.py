@@ -29,7 +29,13 @@ class MvauMode(IntEnum):
 
 @dataclass(frozen=True)
 class MvauParams:
-    """Parameters of one ``mvau`` instance (names mirror the Verilog parameters in lower case)."""
+    """Parameters of one ``mvau`` instance (names mirror the Verilog parameters in lower case).
+
+    ``in_reg`` and ``fanin`` are the register stages for Fmax (``IN_REG``, ``FANIN`` in ``mvau.v``): one more
+    register on the weight ROM's output and the input word; an adder tree of ``fanin``-input sums with a
+    register after each level but the last (0, or ``fanin >= simd``: the whole SIMD-wide sum in one cycle).
+    Each stage adds one cycle of latency (:attr:`extra_latency`) and never a cycle per vector.
+    """
 
     mw: int
     mh: int
@@ -40,6 +46,8 @@ class MvauParams:
     in_signed: bool
     w_bits: int
     acc_bits: int
+    in_reg: bool = False
+    fanin: int = 0
 
     @property
     def nf(self) -> int:
@@ -50,6 +58,22 @@ class MvauParams:
     def sf(self) -> int:
         """Synapse folds ``MW / SIMD`` (input beats per vector)."""
         return self.mw // self.simd
+
+    @property
+    def tree_regs(self) -> int:
+        """Register stages inside the SIMD-wide sum: ``ceil(log_fanin(SIMD)) - 1`` (0 when not pipelined)."""
+        if self.fanin < 2:
+            return 0
+        n, regs = self.simd, 0
+        while n > self.fanin:
+            n = -(-n // self.fanin)
+            regs += 1
+        return regs
+
+    @property
+    def extra_latency(self) -> int:
+        """Cycles the register stages add between issue and output queue: ``in_reg + tree_regs``."""
+        return int(self.in_reg) + self.tree_regs
 
     @property
     def weight_depth(self) -> int:
@@ -95,6 +119,10 @@ class MvauParams:
             raise ValueError(f"mvau: mode expected one of {[m.name for m in MvauMode]}, got {self.mode!r}")
         if not isinstance(self.in_signed, bool):
             raise ValueError(f"mvau: in_signed expected a bool, got {self.in_signed!r}")
+        if not isinstance(self.in_reg, bool):
+            raise ValueError(f"mvau: in_reg expected a bool, got {self.in_reg!r}")
+        if not isinstance(self.fanin, int) or isinstance(self.fanin, bool) or self.fanin < 0 or self.fanin == 1:
+            raise ValueError(f"mvau: fanin expected 0 (no adder-tree registers) or an integer >= 2, got {self.fanin!r}")
         if self.mh % self.pe:
             raise ValueError(f"mvau: pe expected a divisor of mh={self.mh}, got {self.pe}")
         if self.mw % self.simd:
@@ -123,6 +151,8 @@ class MvauParams:
             "IN_SIGNED": int(self.in_signed),
             "W_BITS": self.w_bits,
             "ACC_BITS": self.acc_bits,
+            "IN_REG": int(self.in_reg),
+            "FANIN": self.fanin,
             "WEIGHT_FILE": str(weight_file),
         }
 

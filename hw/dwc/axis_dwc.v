@@ -80,11 +80,19 @@ module axis_dwc #(
             assign mid_tvalid    = s_axis_tvalid;
             assign s_axis_tready = mid_tready;
         end else begin : g_up
+            // The beats shift into the assembly register from the top, so a beat's place needs no decoder of
+            // idx (beat 0 reaches the bottom after K_UP-1 beats), and `last` is a register of its own: the
+            // handshake that enables every assembly flip-flop is one gate from registers (measured: the
+            // indexed form put idx -> compare -> ready -> enable of ~1,500 flip-flops on the critical path of
+            // a placed and routed 784-bit input, 15 ns on an ECP5).
             reg [(K_UP-1)*IW-1:0] asm_data;  // beats 0 .. K_UP-2 of the group being gathered
             reg [UW-1:0]          idx;       // index of the next beat in its group
+            reg                   last;      // idx == K_UP-1
             reg [MW-1:0]          out_data;
             reg                   out_valid;
-            wire                  last = (idx == K_UP[UW-1:0] - 1'b1);
+            wire                  take = s_axis_tvalid && s_axis_tready;
+            localparam integer    PRE_LAST_I = K_UP - 2;  // idx of the beat before the last
+            localparam [UW-1:0]   PRE_LAST   = PRE_LAST_I[UW-1:0];
 
             assign s_axis_tready = !last || !out_valid;
             assign mid_tdata     = out_data;
@@ -93,24 +101,36 @@ module axis_dwc #(
             always @(posedge clk) begin
                 if (!rst_n) begin
                     idx       <= {UW{1'b0}};
+                    last      <= 1'b0;
                     out_valid <= 1'b0;
                 end else begin
                     if (out_valid && mid_tready) out_valid <= 1'b0;
-                    if (s_axis_tvalid && s_axis_tready) begin
+                    if (take) begin
                         if (last) begin
                             idx       <= {UW{1'b0}};
+                            last      <= 1'b0;
                             out_valid <= 1'b1;
                         end else begin
-                            idx <= idx + 1'b1;
+                            idx  <= idx + 1'b1;
+                            last <= (idx == PRE_LAST);
                         end
                     end
                 end
             end
 
-            always @(posedge clk) begin
-                if (s_axis_tvalid && s_axis_tready) begin
-                    if (last) out_data <= {s_axis_tdata, asm_data};
-                    else      asm_data[idx*IW +: IW] <= s_axis_tdata;
+            if (K_UP == 2) begin : g_asm_one
+                always @(posedge clk) begin
+                    if (take) begin
+                        if (last) out_data <= {s_axis_tdata, asm_data};
+                        else      asm_data <= s_axis_tdata;
+                    end
+                end
+            end else begin : g_asm_shift
+                always @(posedge clk) begin
+                    if (take) begin
+                        if (last) out_data <= {s_axis_tdata, asm_data};
+                        else      asm_data <= {s_axis_tdata, asm_data[(K_UP-1)*IW-1:IW]};
+                    end
                 end
             end
         end

@@ -19,15 +19,25 @@
 // Dataflow: the stream is read once per vector, during fold nf = 0; the beats are stored in an input
 // buffer (SF words, only when NF > 1) that folds nf > 0 read back. The issue stage registers the input
 // word and the ROM word; stage 1 computes the PE x SIMD terms and their sums (one mvau_dot per PE, see
-// hw/mvau/mvau_dot.v, which must be compiled with this file), accumulates over the SF steps and writes
-// each finished output beat into a 4-deep output queue. A credit counter lets the last step of a fold
+// hw/mvau/mvau_dot.v, or mvau_tree.v when pipelined; both must be compiled with this file), accumulates
+// over the SF steps and writes each finished output beat into a QD-deep output queue. A credit counter lets the last step of a fold
 // issue only when its queue slot is guaranteed, so the pipeline never stalls and s_axis_tready depends
 // on registers only (no combinational path from m_axis_tready to s_axis_tready).
 //
-// Timing (no stalls): one vector every NF*SF cycles. If the input beat (nf=0, sf=SF-1) of a vector is
-// accepted in cycle t, output beat nf of that vector is valid in cycle t + nf*SF + 2; a vector whose first
-// beat is accepted in cycle t0 has its last output beat valid in cycle t0 + NF*SF + 1.
-// Fully parallel (PE=MH, SIMD=MW): one vector per cycle, output valid 2 cycles after the input beat.
+// Register stages (for Fmax; each adds a cycle of latency, never a cycle per vector):
+//   IN_REG = 1 : one more register after the issue stage, on the weight ROM's output (the block-RAM read
+//                data leaves the RAM in one cycle and reaches the logic in the next) and the input word;
+//   FANIN >= 2 : (FANIN < SIMD) the SIMD-wide sum is a tree of FANIN-input sums with a register after each
+//                level but the last (hw/mvau/mvau_tree.v): TREE_REGS = ceil(log_FANIN(SIMD)) - 1 stages.
+//   FANIN = 0 (or >= SIMD): the whole sum in the accumulate cycle (mvau_dot).
+// The control flags follow the data through the same number of registers, and the output queue is deep
+// enough (QD) for the extra beats in flight, so the credit rule still never stalls the pipeline.
+//
+// Timing (no stalls), with E = IN_REG + TREE_REGS: one vector every NF*SF cycles. If the input beat
+// (nf=0, sf=SF-1) of a vector is accepted in cycle t, output beat nf of that vector is valid in cycle
+// t + nf*SF + 2 + E; a vector whose first beat is accepted in cycle t0 has its last output beat valid in
+// cycle t0 + NF*SF + 1 + E. Fully parallel (PE=MH, SIMD=MW): one vector per cycle, output valid 2 + E cycles
+// after the input beat.
 module mvau #(
     parameter integer MW        = 8,
     parameter integer MH        = 4,
@@ -38,6 +48,8 @@ module mvau #(
     parameter integer IN_SIGNED = 0,
     parameter integer W_BITS    = 4,
     parameter integer ACC_BITS  = 16,
+    parameter integer IN_REG    = 0,
+    parameter integer FANIN     = 0,
     parameter         WEIGHT_FILE = "weights.mem"
 ) (
     input  wire                     clk,
@@ -76,12 +88,42 @@ module mvau #(
 
     localparam [ACC_BITS-1:0] MWC = to_acc(MW);
 
+    // register stages (see the header): the tree's levels as in mvau_tree.v
+    function integer tree_regs;
+        input integer simd, fanin;
+        integer n, r;
+        begin
+            n = simd;
+            r = 0;
+            if (fanin >= 2) begin
+                while (n > fanin) begin  // terminates: n shrinks by a factor >= 2 per level
+                    n = (n + fanin - 1) / fanin;
+                    r = r + 1;
+                end
+            end
+            tree_regs = r;
+        end
+    endfunction
+
+    localparam integer PIPED = (FANIN >= 2 && FANIN < SIMD) ? 1 : 0;
+    localparam integer E     = (IN_REG != 0 ? 1 : 0) + tree_regs(SIMD, FANIN);
+    // output queue: beats in flight from issue to queue read are 2 + E, so QD >= E + 3 keeps the credit
+    // rule from ever holding an issue (4 = the original depth, enough for E <= 1)
+    localparam integer QD    = (E <= 1) ? 4 : (1 << $clog2(E + 3));
+    localparam integer QW    = $clog2(QD);
+
     // ------------------------------------------------------------------ parameter checks
     generate
         if (MH % PE != 0 || MW % SIMD != 0 || PE < 1 || SIMD < 1) begin : g_bad_fold
             initial begin
                 $display("ERROR: mvau: PE=%0d must divide MH=%0d and SIMD=%0d must divide MW=%0d",
                          PE, MH, SIMD, MW);
+                $finish;
+            end
+        end
+        if (FANIN == 1 || FANIN < 0 || (IN_REG != 0 && IN_REG != 1)) begin : g_bad_pipe
+            initial begin
+                $display("ERROR: mvau: FANIN=%0d IN_REG=%0d, expected FANIN 0 or >= 2 and IN_REG 0 or 1", FANIN, IN_REG);
                 $finish;
             end
         end
@@ -105,14 +147,14 @@ module mvau #(
     reg  [NFW-1:0] nf;
     reg  [SFW-1:0] sf;
     reg  [AW-1:0]  waddr;          // nf*SF + sf
-    reg  [2:0]     q_ip;           // output beats issued (credits taken), mod 8
-    reg  [2:0]     q_wp;           // output beats written into the queue
-    reg  [2:0]     q_rp;           // output beats read from the queue
+    reg  [QW:0]    q_ip;           // output beats issued (credits taken), mod 2*QD
+    reg  [QW:0]    q_wp;           // output beats written into the queue
+    reg  [QW:0]    q_rp;           // output beats read from the queue
 
     wire sf_last   = (sf == SF[SFW-1:0] - 1'b1);
     wire nf_first  = (nf == {NFW{1'b0}});
     wire nf_last   = (nf == NF[NFW-1:0] - 1'b1);
-    wire q_full    = ((q_ip ^ q_rp) == 3'b100);          // 4 credits taken, none returned
+    wire q_full    = ((q_ip ^ q_rp) == {1'b1, {QW{1'b0}}});  // QD credits taken, none returned
     wire credit_ok = !sf_last || !q_full;
     wire issue     = credit_ok && (!nf_first || s_axis_tvalid);
 
@@ -123,12 +165,12 @@ module mvau #(
             nf    <= {NFW{1'b0}};
             sf    <= {SFW{1'b0}};
             waddr <= {AW{1'b0}};
-            q_ip  <= 3'd0;
+            q_ip  <= {(QW+1){1'b0}};
         end else if (issue) begin
             if (sf_last) begin
                 sf   <= {SFW{1'b0}};
                 nf   <= nf_last ? {NFW{1'b0}} : nf + 1'b1;
-                q_ip <= q_ip + 3'd1;
+                q_ip <= q_ip + 1'b1;
             end else begin
                 sf <= sf + 1'b1;
             end
@@ -189,27 +231,87 @@ module mvau #(
         end
     endgenerate
 
-    // ------------------------------------------------------------------ stage 1: terms, sum, accumulate
-    // dot[p]: sum over the SIMD lanes of this step, mod 2^ACC_BITS (one mvau_dot per PE)
+    // ------------------------------------------------------------------ register stages (IN_REG, FANIN)
+    // xa/wa: the dot product's operands (stage 1, or one register later); vb/firstb/lastb: the flags of the
+    // step whose sum reaches the accumulator, E cycles after stage 1
+    wire [XWIDTH-1:0] xa;
+    wire [WWIDTH-1:0] wa;
+    wire              vb, firstb, lastb;
+
+    generate
+        if (IN_REG != 0) begin : g_in_reg
+            reg [XWIDTH-1:0] x2;
+            reg [WWIDTH-1:0] w2;
+            always @(posedge clk) begin
+                x2 <= x1;
+                w2 <= w1;
+            end
+            assign xa = x2;
+            assign wa = w2;
+        end else begin : g_no_in_reg
+            assign xa = x1;
+            assign wa = w1;
+        end
+
+        if (E > 0) begin : g_flags
+            reg [E-1:0] v_d, first_d, last_d;  // bit k: the flag k+1 cycles after stage 1
+            integer k;
+            always @(posedge clk) begin
+                if (!rst_n) v_d <= {E{1'b0}};
+                else begin
+                    v_d[0] <= v1;
+                    for (k = 1; k < E; k = k + 1) v_d[k] <= v_d[k-1];
+                end
+                first_d[0] <= first1;
+                last_d[0]  <= last1;
+                for (k = 1; k < E; k = k + 1) begin
+                    first_d[k] <= first_d[k-1];
+                    last_d[k]  <= last_d[k-1];
+                end
+            end
+            assign vb     = v_d[E-1];
+            assign firstb = first_d[E-1];
+            assign lastb  = last_d[E-1];
+        end else begin : g_no_flags
+            assign vb     = v1;
+            assign firstb = first1;
+            assign lastb  = last1;
+        end
+    endgenerate
+
+    // ------------------------------------------------------------------ terms, sum, accumulate
+    // dot[p]: sum over the SIMD lanes of this step, mod 2^ACC_BITS (one mvau_dot or mvau_tree per PE)
     wire [PE*ACC_BITS-1:0] dot;
     wire [PE*ACC_BITS-1:0] beat;
 
     genvar p;
     generate
         for (p = 0; p < PE; p = p + 1) begin : g_pe
-            mvau_dot #(
-                .SIMD(SIMD), .MODE(MODE), .IN_BITS(IN_BITS), .IN_SIGNED(IN_SIGNED), .W_BITS(W_BITS),
-                .ACC_BITS(ACC_BITS)
-            ) u_dot (
-                .x(x1),
-                .w(w1[p*SIMD*W_BITS +: SIMD*W_BITS]),
-                .dot(dot[p*ACC_BITS +: ACC_BITS])
-            );
+            if (PIPED != 0) begin : g_tree
+                mvau_tree #(
+                    .SIMD(SIMD), .MODE(MODE), .IN_BITS(IN_BITS), .IN_SIGNED(IN_SIGNED), .W_BITS(W_BITS),
+                    .ACC_BITS(ACC_BITS), .FANIN(FANIN)
+                ) u_dot (
+                    .clk(clk),
+                    .x(xa),
+                    .w(wa[p*SIMD*W_BITS +: SIMD*W_BITS]),
+                    .dot(dot[p*ACC_BITS +: ACC_BITS])
+                );
+            end else begin : g_comb
+                mvau_dot #(
+                    .SIMD(SIMD), .MODE(MODE), .IN_BITS(IN_BITS), .IN_SIGNED(IN_SIGNED), .W_BITS(W_BITS),
+                    .ACC_BITS(ACC_BITS)
+                ) u_dot (
+                    .x(xa),
+                    .w(wa[p*SIMD*W_BITS +: SIMD*W_BITS]),
+                    .dot(dot[p*ACC_BITS +: ACC_BITS])
+                );
+            end
 
             reg  [ACC_BITS-1:0] acc;
-            wire [ACC_BITS-1:0] nxt = (first1 ? {ACC_BITS{1'b0}} : acc) + dot[p*ACC_BITS +: ACC_BITS];
+            wire [ACC_BITS-1:0] nxt = (firstb ? {ACC_BITS{1'b0}} : acc) + dot[p*ACC_BITS +: ACC_BITS];
             always @(posedge clk) begin
-                if (v1) acc <= nxt;
+                if (vb) acc <= nxt;
             end
             if (MODE == 0) begin : g_bip_out
                 // popcount -> sum of +-1 values: 2*pop - MW (mod 2^ACC_BITS)
@@ -221,24 +323,24 @@ module mvau #(
         end
     endgenerate
 
-    // ------------------------------------------------------------------ output queue (4 beats)
-    reg [PE*ACC_BITS-1:0] q_mem [0:3];
+    // ------------------------------------------------------------------ output queue (QD beats)
+    reg [PE*ACC_BITS-1:0] q_mem [0:QD-1];
 
     always @(posedge clk) begin
-        if (v1 && last1) q_mem[q_wp[1:0]] <= beat;
+        if (vb && lastb) q_mem[q_wp[QW-1:0]] <= beat;
     end
 
     always @(posedge clk) begin
         if (!rst_n) begin
-            q_wp <= 3'd0;
-            q_rp <= 3'd0;
+            q_wp <= {(QW+1){1'b0}};
+            q_rp <= {(QW+1){1'b0}};
         end else begin
-            if (v1 && last1) q_wp <= q_wp + 3'd1;
-            if (m_axis_tvalid && m_axis_tready) q_rp <= q_rp + 3'd1;
+            if (vb && lastb) q_wp <= q_wp + 1'b1;
+            if (m_axis_tvalid && m_axis_tready) q_rp <= q_rp + 1'b1;
         end
     end
 
     assign m_axis_tvalid = (q_wp != q_rp);
-    assign m_axis_tdata  = q_mem[q_rp[1:0]];
+    assign m_axis_tdata  = q_mem[q_rp[QW-1:0]];
 endmodule
 `default_nettype wire

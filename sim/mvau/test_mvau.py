@@ -37,7 +37,7 @@ from flow.blocks.mvau import (
 from sim.lib.axis import assert_beats_equal, check_stream_timing, dut_params, run_stream
 from sim.lib.runner import run_cocotb, sim_build_dir, tb_config
 
-PARAM_NAMES = ("MW", "MH", "PE", "SIMD", "MODE", "IN_BITS", "IN_SIGNED", "W_BITS", "ACC_BITS")
+PARAM_NAMES = ("MW", "MH", "PE", "SIMD", "MODE", "IN_BITS", "IN_SIGNED", "W_BITS", "ACC_BITS", "IN_REG", "FANIN")
 
 
 # ---------------------------------------------------------------------------------------------- cocotb side
@@ -54,6 +54,8 @@ def params_from_dut(dut) -> MvauParams:
         in_signed=bool(p["IN_SIGNED"]),
         w_bits=p["W_BITS"],
         acc_bits=p["ACC_BITS"],
+        in_reg=bool(p["IN_REG"]),
+        fanin=p["FANIN"],
     )
     params.validate()
     return params
@@ -136,9 +138,12 @@ def _case(
     in_signed: bool = False,
     w_bits: int = 1,
     vectors: int = 40,
+    in_reg: bool = False,
+    fanin: int = 0,
 ):
     params = MvauParams(
-        mw=mw, mh=mh, pe=pe, simd=simd, mode=mode, in_bits=in_bits, in_signed=in_signed, w_bits=w_bits, acc_bits=32
+        mw=mw, mh=mh, pe=pe, simd=simd, mode=mode, in_bits=in_bits, in_signed=in_signed, w_bits=w_bits, acc_bits=32,
+        in_reg=in_reg, fanin=fanin,
     )
     return pytest.param(params, vectors, id=name)
 
@@ -159,6 +164,15 @@ CASES = [
     _case("bipx_w4_20x6_pe2_simd5", BX, 20, 6, 2, 5, w_bits=4),
     _case("bipx_w2_8x4_full", BX, 8, 4, 4, 8, w_bits=2),
     _case("bipx_w3_12x3_pe1_simd1", BX, 12, 3, 1, 1, w_bits=3),
+    # register stages (IN_REG, FANIN): every mode, uneven last groups, 1 to 4 extra cycles, folded and parallel
+    _case("xnor_784x64_full_f8_inreg", X, 784, 64, 64, 784, vectors=30, in_reg=True, fanin=8),
+    _case("xnor_96x16_pe4_simd48_f3", X, 96, 16, 4, 48, fanin=3),
+    _case("mac_u4w4_64x8_pe2_simd16_f4_inreg", M, 64, 8, 2, 16, in_bits=4, w_bits=4, in_reg=True, fanin=4),
+    _case("mac_s4w3_20x6_full_f2", M, 20, 6, 6, 20, in_bits=4, in_signed=True, w_bits=3, fanin=2),
+    _case("bipw_s3_18x6_pe3_simd6_f4", B, 18, 6, 3, 6, in_bits=3, in_signed=True, fanin=4),
+    _case("adder_u4w5_16x8_pe2_simd8_f2_inreg", A, 16, 8, 2, 8, in_bits=4, w_bits=5, in_reg=True, fanin=2),
+    _case("bipx_w4_20x6_pe2_simd10_f3", BX, 20, 6, 2, 10, w_bits=4, fanin=3),
+    _case("mac_u2w2_12x4_pe1_simd4_inreg", M, 12, 4, 1, 4, in_bits=2, w_bits=2, in_reg=True),
 ]
 
 
