@@ -17,6 +17,7 @@ registers + 1, LUT and CARRY4 = ``sum(coeff[k] * f[k])`` over :func:`resource_fe
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -43,6 +44,7 @@ __all__ = [
     "PadParams",
     "cycles_per_image",
     "estimate_resources",
+    "first_accept",
     "golden",
     "output_valid_times",
     "pack_inputs",
@@ -233,6 +235,15 @@ def estimate_resources(params: PadParams) -> Resources:
     return Resources(lut=lut, ff=ff, carry4=carry, lutram=queue.lutram)
 
 
+def first_accept(params: PadParams, input_valid_times: Sequence[int]) -> int:
+    """The cycle the first input beat is taken, output always ready: the image's first output beat is issued
+    when that beat is valid, and the border beats before the first interior one (``PAD_T`` rows and ``PAD_L``
+    pixels) go out one per cycle before it is taken (as :func:`output_valid_times` models)."""
+    params.validate()
+    return int(input_valid_times[0]) + (params.pad_t * params.ow + params.pad_l) * params.cf
+
+
 SPEC = image_spec(name="pad", params_type=PadParams, sources=HW_SOURCES, pipeline_cycles=PIPELINE_CYCLES,
                   cycles_per_image=cycles_per_image, output_valid_times=output_valid_times,
                   estimate=estimate_resources, energy=lambda p, in_beats: OpEnergy("padding"))
+SPEC = dataclasses.replace(SPEC, first_accept=first_accept)  # the top border goes out before the first input beat

@@ -78,7 +78,14 @@ class BlockSpec:
     * ``memory_name``: that file's name in a generated design, ``{layer}`` standing for the layer's name;
     * ``port_names``: the AXI-Stream prefixes of the two ports ``ports`` describes (input, output);
     * ``extra_ports(params)``: further ports of a block with two inputs or outputs, ``{prefix: (direction,
-      Stream)}`` with direction ``"in"`` or ``"out"`` (``None``: none). :meth:`port_map` lists them all.
+      Stream)}`` with direction ``"in"`` or ``"out"`` (``None``: none). :meth:`port_map` lists them all;
+    * ``module(params)``: the Verilog module an instance instantiates when the block generates one per layer
+      (``cmvm``: its ``memory_lines`` are that module's Verilog, a ``.v`` file the design compiles); ``None``:
+      the hand-written module ``name``;
+    * ``first_accept(params, valid)``: the cycle the block takes its first input beat when the beats are valid
+      at ``valid`` (no backpressure); ``None``: ``valid[0]`` (taken at once). A block that sends beats of its
+      own first (``pad``: the top border) takes it later, and a latency counted from the first input beat's
+      acceptance (:func:`flow.rtl.plan.predict_latency`, the simulation's measure) starts there.
     """
 
     name: str
@@ -97,6 +104,8 @@ class BlockSpec:
     memory_name: str = "{layer}.mem"
     port_names: tuple[str, str] = ("s_axis", "m_axis")
     extra_ports: Callable[[Any], dict[str, tuple[str, Stream]]] | None = None
+    module: Callable[[Any], str] | None = None
+    first_accept: Callable[[Any, list[int]], int] | None = None
 
     def port_map(self, params: Any) -> dict[str, tuple[str, Stream]]:
         """Every AXI-Stream port of an instance: ``{prefix: ("in" | "out", Stream)}``, inputs first."""
@@ -104,6 +113,10 @@ class BlockSpec:
         ports = {self.port_names[0]: ("in", first), self.port_names[1]: ("out", second)}
         ports |= self.extra_ports(params) if self.extra_ports is not None else {}
         return dict(sorted(ports.items(), key=lambda kv: kv[1][0] != "in"))
+
+    def module_of(self, params: Any) -> str:
+        """The Verilog module an instance with ``params`` instantiates (see ``module``)."""
+        return self.name if self.module is None else self.module(params)
 
     @property
     def has_memory(self) -> bool:

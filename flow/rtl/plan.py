@@ -113,8 +113,13 @@ def block_times(blocks: list[Block], in_beats: int) -> list[list[int]]:
 
 
 def predict_latency(blocks: list[Block], in_beats: int) -> int:
-    """Cycles from the first input beat's acceptance to the last output beat's, one vector, no stalls."""
-    return block_times(blocks, in_beats)[-1][-1]
+    """Cycles from the first input beat's acceptance to the last output beat's, one vector, no stalls (as the
+    simulation measures it: a first block that sends beats of its own first, a padding border, takes the first
+    input beat late, and the count starts there)."""
+    valid = list(range(in_beats))
+    first = blocks[0].spec.first_accept if blocks else None
+    start = first(blocks[0].params, valid) if first is not None else valid[0]
+    return block_times(blocks, in_beats)[-1][-1] - start
 
 
 def fifo_need(arrivals: list[int], taken: list[int]) -> int:
