@@ -36,13 +36,15 @@ CONFIGS: dict[str, list[dict[str, int]]] = {
         {"C": 8, "PE": 8, "IN_BITS": 6, "N_THRESH": 1, "OUT_BITS": 1, "OUT_BIAS": 0},
         {"C": 12, "PE": 3, "IN_BITS": 10, "N_THRESH": 7, "OUT_BITS": 4, "OUT_BIAS": -4},
         {"C": 6, "PE": 1, "IN_BITS": 5, "N_THRESH": 15, "OUT_BITS": 4, "OUT_BIAS": 0},
+        {"C": 6, "PE": 1, "IN_BITS": 5, "N_THRESH": 15, "OUT_BITS": 4, "OUT_BIAS": 0, "PIPE": 2},
+        {"C": 8, "PE": 8, "IN_BITS": 6, "N_THRESH": 1, "OUT_BITS": 1, "OUT_BIAS": 0, "PIPE": 1},
     ],
     "axis_dwc": [
         {"IN_ELEMS": i, "OUT_ELEMS": o, "ELEM_BITS": b}
         for i, o, b in [(4, 2, 1), (1, 8, 3), (3, 2, 4), (4, 6, 2), (5, 5, 7), (8, 1, 2), (28, 784, 1), (1, 2, 4)]
     ],
     "axis_fifo": [{"WIDTH": 1, "DEPTH": 2}, {"WIDTH": 37, "DEPTH": 64}],
-    "cmvm_ctrl": [{"IN_WIDTH": 1, "OUT_WIDTH": 2, "STAGES": 1}, {"IN_WIDTH": 784, "OUT_WIDTH": 640, "STAGES": 4}],
+    "cmvm": [{"IN_WIDTH": 1, "OUT_WIDTH": 2, "STAGES": 1}, {"IN_WIDTH": 784, "OUT_WIDTH": 640, "STAGES": 4}],
     "skid_buffer": [{"WIDTH": 1}],
     "vvau": [
         {"CH": 8, "K2": 9, "SIMD": 2, "MODE": 1, "IN_BITS": 4, "W_BITS": 4, "ACC_BITS": 12},

@@ -61,13 +61,21 @@ log = logging.getLogger(__name__)
 #: Verilog files the block needs, in compile order.
 HW_SOURCES = (HW_ROOT / "thresholding" / "thresholding.v", HW_ROOT / "thresholding" / "thresholding_pe.v")
 
-#: Pipeline depth: issue register + compare/count stage -> output queue.
+#: Pipeline depth without register stages: issue register + compare/count stage -> output queue (``pipe``
+#: adds its stages: :func:`pipeline_cycles`).
 PIPELINE_CYCLES = 2
+
+
+def pipeline_cycles(params: ThresholdingParams) -> int:
+    """Cycles from a beat's acceptance to its output being valid: ``PIPELINE_CYCLES + pipe``."""
+    return PIPELINE_CYCLES + params.pipe
 
 
 @dataclass(frozen=True)
 class ThresholdingParams:
-    """Parameters of one ``thresholding`` instance (Verilog parameter names in lower case)."""
+    """Parameters of one ``thresholding`` instance (Verilog parameter names in lower case). ``pipe``: register
+    stages for Fmax (0; 1: the ROM word and the input registered once more; 2: also the comparison results),
+    each one cycle of latency."""
 
     c: int
     pe: int
@@ -75,6 +83,7 @@ class ThresholdingParams:
     n_thresh: int
     out_bits: int
     out_bias: int
+    pipe: int = 0
 
     @property
     def cf(self) -> int:
@@ -111,6 +120,8 @@ class ThresholdingParams:
             raise ValueError(f"thresholding: out_bias expected an integer, got {self.out_bias!r}")
         if self.c % self.pe:
             raise ValueError(f"thresholding: pe expected a divisor of c={self.c}, got {self.pe}")
+        if self.pipe not in (0, 1, 2) or isinstance(self.pipe, bool):
+            raise ValueError(f"thresholding: pipe expected 0, 1 or 2 (register stages), got {self.pipe!r}")
         for name in ("in_bits", "out_bits"):
             if getattr(self, name) > MAX_FIELD_BITS:
                 raise ValueError(
@@ -135,6 +146,7 @@ class ThresholdingParams:
             "N_THRESH": self.n_thresh,
             "OUT_BITS": self.out_bits,
             "OUT_BIAS": self.out_bias,
+            "PIPE": self.pipe,
             "THRESH_FILE": str(thresh_file),
         }
 
@@ -229,16 +241,16 @@ def cycles_per_vector(params: ThresholdingParams) -> int:
 
 def output_valid_cycle(params: ThresholdingParams, cf: int) -> int:
     """Cycle (relative to the acceptance of the vector's first input beat, no stalls) in which output
-    beat ``cf`` is first valid: ``cf + 2``."""
+    beat ``cf`` is first valid: ``cf + 2 + pipe``."""
     params.validate()
     if not 0 <= cf < params.cf:
         raise ValueError(f"thresholding: cf expected in [0, {params.cf}), got {cf}")
-    return cf + PIPELINE_CYCLES
+    return cf + pipeline_cycles(params)
 
 
 def latency_cycles(params: ThresholdingParams) -> int:
     """Cycles from accepting a vector's first input beat to its last output beat being valid, no
-    stalls: ``C/PE + 1``."""
+    stalls: ``C/PE + 1 + pipe``."""
     return output_valid_cycle(params, params.cf - 1)
 
 
@@ -333,6 +345,10 @@ def estimate_resources(
     queue = map_memory(4, params.pe * params.out_bits)
     if queue.kind == "logic":
         ff, lut = ff + 4 * params.pe * params.out_bits, lut + params.pe * params.out_bits
+    if params.pipe >= 1:  # the input and (a ROM of several words) the ROM word once more, the valid flags
+        ff += params.pe * params.in_bits + (params.word_bits if params.cf > 1 else 0) + params.pipe
+    if params.pipe >= 2:  # the comparison results, and a queue of 8: three 4-bit pointers
+        ff += params.pe * params.n_thresh + 3
     return Resources(lut=lut, ff=ff, carry4=carry, bram18=bram, lutram=queue.lutram)
 
 
@@ -352,8 +368,8 @@ def ports(params: ThresholdingParams) -> tuple[Stream, Stream]:
 
 
 def output_times(params: ThresholdingParams, valid: list[int]) -> list[int]:
-    """One beat per cycle; a beat accepted in cycle t is valid at the output in cycle ``t + PIPELINE_CYCLES``."""
-    return [t + PIPELINE_CYCLES for t in accept_times(valid)]
+    """One beat per cycle; a beat accepted in cycle t is valid at the output in cycle ``t + 2 + pipe``."""
+    return [t + pipeline_cycles(params) for t in accept_times(valid)]
 
 
 def energy(params: ThresholdingParams, in_beats: int) -> OpEnergy:
@@ -375,7 +391,7 @@ SPEC = BlockSpec(
     output_times=output_times,
     cycles=lambda p, in_beats: in_beats,
     out_beats=lambda p, in_beats: in_beats,
-    latency=lambda p: PIPELINE_CYCLES,
+    latency=pipeline_cycles,
     estimate=lambda p, data: estimate_resources(p, tables=data),
     energy=energy,
     random_data=random_data,

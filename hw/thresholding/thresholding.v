@@ -14,10 +14,13 @@
 //                 F[c] at bit SLOT-1.
 //
 // Pipeline: issue (input and ROM word registered) -> compare/count/bias (one thresholding_pe per PE, see
-// hw/thresholding/thresholding_pe.v, compiled with this file) -> 4-deep output queue. A credit
-// counter admits a beat only when its queue slot is guaranteed, so s_axis_tready depends on registers
-// only and the pipeline never stalls. One beat per cycle; a beat accepted in cycle t is valid at the
-// output in cycle t + 2 (no backpressure). A vector of C channels takes CF = C/PE cycles.
+// hw/thresholding/thresholding_pe.v, compiled with this file) -> output queue. A credit counter admits a
+// beat only when its queue slot is guaranteed, so s_axis_tready depends on registers only and the pipeline
+// never stalls. One beat per cycle; a beat accepted in cycle t is valid at the output in cycle t + 2 + PIPE
+// (no backpressure). A vector of C channels takes CF = C/PE cycles.
+// PIPE (register stages for Fmax, each one cycle of latency): 1 = one more register on the ROM word (block
+// RAM's read data gets a cycle of its own) and the input; 2 = also the comparison results (counted in the
+// next cycle). The output queue is 4 beats deep, 8 with PIPE = 2, so the credit rule never holds a beat.
 module thresholding #(
     parameter integer C        = 8,
     parameter integer PE       = 2,
@@ -25,6 +28,7 @@ module thresholding #(
     parameter integer N_THRESH = 3,
     parameter integer OUT_BITS = 2,
     parameter integer OUT_BIAS = 0,
+    parameter integer PIPE     = 0,
     parameter         THRESH_FILE = "thresholds.mem"
 ) (
     input  wire                    clk,
@@ -47,8 +51,16 @@ module thresholding #(
     localparam integer SLOT   = N_THRESH * IN_BITS + 1;
     localparam integer RWIDTH = PE * SLOT;
     localparam integer AW     = imax($clog2(CF), 1);
+    localparam integer QD     = (PIPE >= 2) ? 8 : 4;   // beats in flight from issue to read: 2 + PIPE
+    localparam integer QW     = $clog2(QD);
 
     generate
+        if (PIPE < 0 || PIPE > 2) begin : g_bad_pipe
+            initial begin
+                $display("ERROR: thresholding: PIPE=%0d, expected 0, 1 or 2", PIPE);
+                $finish;
+            end
+        end
         if (C % PE != 0 || PE < 1 || N_THRESH < 1) begin : g_bad_params
             initial begin
                 $display("ERROR: thresholding: PE=%0d must divide C=%0d and N_THRESH=%0d must be >= 1",
@@ -60,8 +72,8 @@ module thresholding #(
 
     // ------------------------------------------------------------------ issue stage
     reg  [AW-1:0] cf;
-    reg  [2:0]    q_ip, q_wp, q_rp;   // beats issued / written / read, mod 8
-    wire          q_full = ((q_ip ^ q_rp) == 3'b100);
+    reg  [QW:0]   q_ip, q_wp, q_rp;   // beats issued / written / read, mod 2*QD
+    wire          q_full = ((q_ip ^ q_rp) == {1'b1, {QW{1'b0}}});
     wire          issue  = s_axis_tvalid && !q_full;
 
     assign s_axis_tready = !q_full;
@@ -69,10 +81,10 @@ module thresholding #(
     always @(posedge clk) begin
         if (!rst_n) begin
             cf   <= {AW{1'b0}};
-            q_ip <= 3'd0;
+            q_ip <= {(QW+1){1'b0}};
         end else if (issue) begin
             cf   <= (cf == CF[AW-1:0] - 1'b1) ? {AW{1'b0}} : cf + 1'b1;
-            q_ip <= q_ip + 3'd1;
+            q_ip <= q_ip + 1'b1;
         end
     end
 
@@ -104,40 +116,79 @@ module thresholding #(
         end
     endgenerate
 
-    // ------------------------------------------------------------------ stage 1: compare, count, bias
+    // ------------------------------------------------------------------ register stages (PIPE)
+    // xa/ta: the comparators' operands; vb: the beat that reaches the queue, PIPE cycles after stage 1
+    wire [PE*IN_BITS-1:0] xa;
+    wire [RWIDTH-1:0]     ta;
+    wire                  vb;
+
+    generate
+        if (PIPE >= 1) begin : g_in_reg
+            reg [PE*IN_BITS-1:0] x2;
+            reg [RWIDTH-1:0]     t2;
+            always @(posedge clk) begin
+                x2 <= x1;
+                t2 <= t1;
+            end
+            assign xa = x2;
+            assign ta = t2;
+        end else begin : g_no_in_reg
+            assign xa = x1;
+            assign ta = t1;
+        end
+
+        if (PIPE >= 1) begin : g_flags
+            reg [PIPE-1:0] v_d;  // bit k: the valid flag k+1 cycles after stage 1
+            integer k;
+            always @(posedge clk) begin
+                if (!rst_n) v_d <= {PIPE{1'b0}};
+                else begin
+                    v_d[0] <= v1;
+                    for (k = 1; k < PIPE; k = k + 1) v_d[k] <= v_d[k-1];
+                end
+            end
+            assign vb = v_d[PIPE-1];
+        end else begin : g_no_flags
+            assign vb = v1;
+        end
+    endgenerate
+
+    // ------------------------------------------------------------------ compare, count, bias
     wire [PE*OUT_BITS-1:0] beat;
 
     genvar p;
     generate
         for (p = 0; p < PE; p = p + 1) begin : g_pe
             thresholding_pe #(
-                .IN_BITS(IN_BITS), .N_THRESH(N_THRESH), .OUT_BITS(OUT_BITS), .OUT_BIAS(OUT_BIAS)
+                .IN_BITS(IN_BITS), .N_THRESH(N_THRESH), .OUT_BITS(OUT_BITS), .OUT_BIAS(OUT_BIAS),
+                .HIT_REG(PIPE >= 2 ? 1 : 0)
             ) u_pe (
-                .x(x1[p*IN_BITS +: IN_BITS]),
-                .slot(t1[p*SLOT +: SLOT]),
+                .clk(clk),
+                .x(xa[p*IN_BITS +: IN_BITS]),
+                .slot(ta[p*SLOT +: SLOT]),
                 .y(beat[p*OUT_BITS +: OUT_BITS])
             );
         end
     endgenerate
 
-    // ------------------------------------------------------------------ output queue (4 beats)
-    reg [PE*OUT_BITS-1:0] q_mem [0:3];
+    // ------------------------------------------------------------------ output queue (QD beats)
+    reg [PE*OUT_BITS-1:0] q_mem [0:QD-1];
 
     always @(posedge clk) begin
-        if (v1) q_mem[q_wp[1:0]] <= beat;
+        if (vb) q_mem[q_wp[QW-1:0]] <= beat;
     end
 
     always @(posedge clk) begin
         if (!rst_n) begin
-            q_wp <= 3'd0;
-            q_rp <= 3'd0;
+            q_wp <= {(QW+1){1'b0}};
+            q_rp <= {(QW+1){1'b0}};
         end else begin
-            if (v1) q_wp <= q_wp + 3'd1;
-            if (m_axis_tvalid && m_axis_tready) q_rp <= q_rp + 3'd1;
+            if (vb) q_wp <= q_wp + 1'b1;
+            if (m_axis_tvalid && m_axis_tready) q_rp <= q_rp + 1'b1;
         end
     end
 
     assign m_axis_tvalid = (q_wp != q_rp);
-    assign m_axis_tdata  = q_mem[q_rp[1:0]];
+    assign m_axis_tdata  = q_mem[q_rp[QW-1:0]];
 endmodule
 `default_nettype wire

@@ -31,7 +31,7 @@ from flow.blocks.thresholding import (
 from sim.lib.axis import assert_beats_equal, check_stream_timing, dut_params, run_stream
 from sim.lib.runner import run_cocotb, sim_build_dir, tb_config
 
-PARAM_NAMES = ("C", "PE", "IN_BITS", "N_THRESH", "OUT_BITS")
+PARAM_NAMES = ("C", "PE", "IN_BITS", "N_THRESH", "OUT_BITS", "PIPE")
 
 
 # ---------------------------------------------------------------------------------------------- cocotb side
@@ -48,6 +48,7 @@ def params_from_dut(dut, out_bias: int) -> ThresholdingParams:
         n_thresh=p["N_THRESH"],
         out_bits=p["OUT_BITS"],
         out_bias=out_bias,
+        pipe=p["PIPE"],
     )
     params.validate()
     return params
@@ -111,6 +112,13 @@ CASES = [
         ThresholdingParams(c=12, pe=3, in_bits=10, n_thresh=7, out_bits=4, out_bias=-4), id="c12_pe3_signed_out"
     ),
     pytest.param(ThresholdingParams(c=6, pe=1, in_bits=5, n_thresh=15, out_bits=4, out_bias=0), id="c6_pe1_t15"),
+    # register stages: the ROM word (1), and the comparison results too (2: an 8-deep queue)
+    pytest.param(ThresholdingParams(c=12, pe=3, in_bits=10, n_thresh=7, out_bits=4, out_bias=-4, pipe=2),
+                 id="c12_pe3_signed_out_pipe2"),
+    pytest.param(ThresholdingParams(c=8, pe=2, in_bits=6, n_thresh=1, out_bits=1, out_bias=0, pipe=1),
+                 id="c8_pe2_bin_pipe1"),
+    pytest.param(ThresholdingParams(c=8, pe=8, in_bits=6, n_thresh=3, out_bits=2, out_bias=0, pipe=2),
+                 id="c8_full_t3_pipe2"),
 ]
 
 
