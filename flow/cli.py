@@ -74,7 +74,8 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     _check_options(args)
     folding = _folding(args)  # a bad folding is refused before anything runs
     status = synth(args.recipe, progress=not args.quiet, skip_yosys=args.no_yosys, folding=folding,
-                   stall_percent=args.stall, skip_hls=args.no_hls, skip_asic=args.no_asic, activity=args.activity,
+                   stall_percent=args.stall, skip_hls=not args.hls, skip_asic=args.no_asic, activity=args.activity,
+                   whole_design=args.whole_design, pipeline=args.pipeline,
                    inputs=args.inputs, reuse_checkpoint=args.reuse_checkpoint, pnr=_pnr_options(args))
     root = resolve(args.recipe).paths.root
     print(summary_line(json.loads((root / "report.json").read_text()), root))
@@ -86,12 +87,14 @@ def _cmd_compile(args: argparse.Namespace) -> int:
     from flow.stages.target import resolve
 
     target = resolve(args.recipe)
-    folding = target.folding(_folding(args))  # a bad folding is refused before anything runs
+    folding = target.folding(_folding(args), args.pipeline)  # a bad folding is refused before anything runs
     if target.recipe is not None and not target.paths.qonnx.is_file():
         raise QflowError(f"{target.paths.qonnx}: missing; run `qflow export {args.recipe}` first")
-    data = compile_target(target, folding, args.inputs)
+    data = compile_target(target, folding, args.inputs, prune=False if args.no_prune else None, cmvm=not args.no_cmvm)
+    removed = sum(r["removed"] for r in data.get("pruning", []))
+    pruned = f", {removed} pruned channels removed" if removed else ""
     print(f"{target.name}: integer network == QONNX reference on {data['checks'][0]['vectors']} inputs, folding "
-          f"{data['folding']}, {data['cycles_per_inference_predicted']} cycles/inference (predicted) -> "
+          f"{data['folding']}, {data['cycles_per_inference_predicted']} cycles/inference (predicted){pruned} -> "
           f"{target.paths.rtl}, {target.paths.root / 'network.json'}")
     return 0
 
@@ -118,7 +121,8 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
     from flow.stages.target import resolve
 
     target = resolve(args.recipe)
-    synth, energy = estimate_target(target, yosys=not args.no_yosys, asic=not args.no_asic, activity=args.activity)
+    synth, energy = estimate_target(target, yosys=not args.no_yosys, asic=not args.no_asic, activity=args.activity,
+                                    whole_design=args.whole_design)
     cells = f"{synth['LUT']} LUT {synth['FF']} FF {synth['DSP48E1']} DSP, " if synth else ""
     print(f"{target.name}: {cells}{energy['energy']['total_pj'] / 1000:.2f} nJ/inference (operation model) -> "
           f"{target.paths.root / 'synth.json' if synth else ''} {target.paths.root / 'energy.json'}")
@@ -191,10 +195,11 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from flow.stages.sweep import Execution, run_sweep, sweep_dir, sweep_table
-    from flow.stages.sweep_spec import build_spec, cli_foldings
+    from flow.stages.sweep_spec import build_spec, cli_foldings, parse_pipelines
 
     objectives = tuple(o.strip() for o in args.objectives.split(",") if o.strip()) if args.objectives else None
     spec = build_spec(args.targets, args.name, foldings=cli_foldings(args.foldings, args.target_cycles),
+                      pipelines=parse_pipelines(args.pipelines) if args.pipelines is not None else None,
                       yosys=False if args.no_synth else None, simulate=args.simulate, objectives=objectives,
                       max_synth_lanes=args.max_synth_lanes, yosys_timeout=args.yosys_timeout,
                       pnr=True if args.pnr else None, pnr_device=args.pnr_device, pnr_freq=args.pnr_freq)
@@ -227,6 +232,8 @@ def _sweep_parser(sub, common: argparse.ArgumentParser) -> None:
                    help="comma-separated 'parallel', 'folded' and cycle targets (default: parallel,16,folded,256,1024)")
     p.add_argument("--target-cycles", default=None, metavar="N,M",
                    help="more foldings: comma-separated cycles per inference (the same as integers in --foldings)")
+    p.add_argument("--pipelines", default=None, metavar="none,auto,N",
+                   help="register-stage settings, one point each per folding (default: each recipe's own)")
     p.add_argument("--no-synth", action="store_true", help="skip Yosys: lanes (PE x SIMD) stand in for LUTs")
     p.add_argument("--simulate", type=int, default=None, metavar="N",
                    help="also simulate N test inputs per point (measured cycles, outputs == golden)")
@@ -260,14 +267,29 @@ def _stage_options(p: argparse.ArgumentParser, name: str) -> None:
                             "a .onnx file)")
         p.add_argument("--target-cycles", default=None, metavar="N",
                        help="the fewest resources meeting N cycles per inference (the same as --folding N)")
+        p.add_argument("--pipeline", default=None, metavar="none|auto|N",
+                       help="register stages in the matrix-vector units, for Fmax: 'none', 'auto' (a register on "
+                            "block-RAM weights and thresholds, an adder tree with a register every 4 inputs, the "
+                            "threshold comparisons registered) or N (a "
+                            "register every N inputs); each adds a cycle of latency (default: the recipe's)")
         p.add_argument("--inputs", default=None, type=Path, metavar="FILE.npy",
                        help="inputs to check and simulate on, shaped like the model's input (default: the recipe's "
                             "test split; 1000 random inputs for a .onnx file)")
+    if name == "compile":
+        p.add_argument("--no-prune", action="store_true",
+                       help="keep the channels structured pruning left dead (all-zero filters, inputs the next layer "
+                            "does not use); by default they are removed, exactly")
+        p.add_argument("--no-cmvm", action="store_true",
+                       help="build fully parallel layers as MVAUs (weights in a one-word ROM) instead of constant "
+                            "multipliers with shared adders (block cmvm, the default for XNOR/MAC/bipolar layers)")
     if name in ("synth", "simulate"):
         p.add_argument("--stall", type=int, default=25, help="percent random stalls in the checked run")
     if name in ("synth", "estimate"):
         p.add_argument("--no-yosys", action="store_true", help="skip synthesis")
         p.add_argument("--no-asic", action="store_true", help="skip the generic CMOS synthesis (NAND2 eq.)")
+        p.add_argument("--whole-design", action="store_true",
+                       help="Yosys on the whole design in one run per flavour, no cache (default: per block "
+                            "instance, cached in $QFLOW_YOSYS_CACHE, summed)")
         p.add_argument("--activity", type=int, default=0, metavar="N",
                        help="also measure switching-activity energy (SAIF) on N test inputs, e.g. 200 "
                             "(a second, traced Verilator build; default 0: off)")
@@ -279,7 +301,10 @@ def _stage_options(p: argparse.ArgumentParser, name: str) -> None:
         p.add_argument("--package", default="CABGA381", help="ECP5 package (default CABGA381)")
     if name == "synth":
         p.add_argument("--no-pnr", action="store_true", help="skip place and route (qflow implement)")
-        p.add_argument("--no-hls", action="store_true", help="skip the hls4ml Vitis C-simulation")
+        p.add_argument("--hls", dest="hls", action="store_true", default=False,
+                       help="also run the hls4ml Vitis C-simulation cross-check (three-way: QONNX == C-sim == RTL)")
+        p.add_argument("--no-hls", dest="hls", action="store_false",
+                       help="no hls4ml Vitis C-simulation (the default; the last of --hls/--no-hls wins)")
         p.add_argument("--reuse-checkpoint", action="store_true",
                        help="keep model.pt even if the recipe file changed since it was trained")
     if name == "hls":
@@ -301,8 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name, func, text in (
         ("train", _cmd_train, "train a recipe -> build/<recipe>/model.pt, metrics.json"),
         ("export", _cmd_export, "export to QONNX and check it equals PyTorch on the test split"),
-        ("synth", _cmd_synth, "the whole flow: train if needed, export, compile, simulate, cross-check, estimate, "
-                              "report"),
+        ("synth", _cmd_synth, "the whole flow: train if needed, export, compile, simulate, (with --hls) "
+                              "cross-check, estimate, implement, report"),
         ("compile", _cmd_compile, "QONNX -> integer network (== QONNX) + Verilog -> rtl/, network.json"),
         ("simulate", _cmd_simulate, "Verilator simulation of the compiled design, == golden -> sim.json"),
         ("estimate", _cmd_estimate, "Yosys cells, NAND2 equivalents, energy -> synth.json, energy.json"),

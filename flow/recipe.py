@@ -24,6 +24,7 @@ from types import MappingProxyType
 from torch import nn
 
 from flow.compile.folding import Folding
+from flow.compile.pipeline import DEFAULT_PIPELINE
 from flow.errors import RecipeError, UnsupportedError
 from flow.qat.data import DATASETS
 from flow.qat.train import TASKS, TrainConfig
@@ -48,24 +49,31 @@ class HardwareConfig:
     ``clock_mhz`` is the clock assumed when cycles are turned into time (Yosys gives no timing).
     ``hls`` holds hls4ml settings for the Vitis project (``qflow hls``): ``IOType``, ``ReuseFactor``,
     ``Strategy``, ``LayerName``, ``Part``, ``ClockPeriod``.
+    ``prune`` (default True): the compile stage removes the channels structured pruning left dead (all-zero
+    filters, inputs the next layer does not use; :mod:`flow.compile.prune`), exactly; False keeps the dense layout.
+    ``pipeline`` (default ``"auto"``): the register stages of the matrix-vector and thresholding units, for Fmax
+    (``"none"``, ``"auto"`` or an adder-tree fan-in; :mod:`flow.compile.pipeline`).
     """
 
     default_folding: str | int = "parallel"
     layers: Mapping[str, Fold] = field(default_factory=lambda: MappingProxyType({}))
     clock_mhz: float = 200.0
     hls: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
+    prune: bool = True
+    pipeline: str | int = DEFAULT_PIPELINE  # register stages for Fmax: "none", "auto" or a fan-in (compile.pipeline)
 
     def __post_init__(self) -> None:
         try:
             self.folding()
         except UnsupportedError as e:
-            raise RecipeError(f"HardwareConfig.default_folding / layers: {e}") from None
+            raise RecipeError(f"HardwareConfig.default_folding / layers / pipeline: {e}") from None
 
-    def folding(self, override: object = None) -> Folding:
+    def folding(self, override: object = None, pipeline: object = None) -> Folding:
         """The typed folding of this recipe: ``override`` (a user's ``--folding``) or ``default_folding``,
-        with the per-layer ``layers`` overrides."""
+        with the per-layer ``layers`` overrides and ``pipeline`` (a user's ``--pipeline``) or the recipe's."""
         value = self.default_folding if override is None else override
-        return Folding.parse(value, {name: (f.pe, f.simd) for name, f in self.layers.items()})
+        return Folding.parse(value, {name: (f.pe, f.simd) for name, f in self.layers.items()},
+                             self.pipeline if pipeline is None else pipeline)
 
 
 @dataclass(frozen=True)

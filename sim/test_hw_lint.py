@@ -27,6 +27,8 @@ CONFIGS: dict[str, list[dict[str, int]]] = {
         {"MW": 784, "MH": 64, "PE": 1, "SIMD": 784, "MODE": 0, "IN_BITS": 1, "W_BITS": 1, "ACC_BITS": 11,
          "IN_REG": 1, "FANIN": 8},
         {"MW": 18, "MH": 4, "PE": 2, "SIMD": 9, "MODE": 1, "IN_BITS": 3, "W_BITS": 2, "ACC_BITS": 9, "FANIN": 3},
+        {"MW": 48, "MH": 8, "PE": 2, "SIMD": 16, "MODE": 1, "IN_BITS": 4, "W_BITS": 4, "ACC_BITS": 14, "FANIN": 4,
+         "TERM_REG": 1, "IN_REG": 1},
     ],
     "mvau_tree": [
         {"SIMD": 5, "MODE": 4, "IN_BITS": 1, "W_BITS": 3, "ACC_BITS": 6, "FANIN": 2},

@@ -41,7 +41,7 @@ def _synth_file(name: str, tmp_path, build_root, *options: str) -> dict:
 
 @pytest.mark.sim
 def test_bnn_pynq_tfc_1w1a_as_exported_is_exact(tmp_path, build_root):
-    report = _synth_file("TFC_1W1A", tmp_path, build_root)
+    report = _synth_file("TFC_1W1A", tmp_path, build_root, "--hls")  # the three-way check included
     checks = {c["check"]: c["differing_outputs"] for c in report["checks"]}
     assert checks["accelerator + host stages == qonnx execution of TFC_1W1A.onnx"] == 0
     assert len(checks) == 7 and set(checks.values()) == {0}  # compile x2, simulate x2, three-way x3

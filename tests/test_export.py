@@ -15,8 +15,10 @@ from flow.recipe import available_recipes, load_recipe
 from flow.reference import Reference
 from flow.stages.train import export_recipe, train_recipe
 
-# Recipes whose one-epoch training takes long (ADMM stages, ResNet-8 ~60 s, DS-CNN ~35 s) run in the slow tier.
-SLOW_RECIPES = {"lenet5_admm_w1", "resnet8_w4a4", "dscnn_w4a4"}
+# Recipes whose one-epoch training takes long (ADMM stages, ResNet-8 ~60 s, DS-CNN ~35 s, the pruned LeNet-5
+# twins' dense epoch + fine-tuning epoch ~40 s) run in the slow tier.
+SLOW_RECIPES = {"lenet5_admm_w1", "resnet8_w4a4", "dscnn_w4a4", "lenet5_w4a4_f75", "lenet5_w4a4_f50",
+                "lenet5_w4a4_f25"}
 
 
 FLOAT_RECIPES = {"lenet5_float"}  # baselines: refused by export (see test below)

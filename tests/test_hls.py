@@ -147,7 +147,7 @@ def test_recipe_three_way_whole_test_split(recipe_name, tmp_path, monkeypatch):
     from flow.stages.synth import synth
 
     monkeypatch.setenv("QFLOW_BUILD", str(tmp_path / "build"))
-    assert synth(recipe_name, progress=False, skip_yosys=True) == 0
+    assert synth(recipe_name, progress=False, skip_yosys=True, skip_hls=False) == 0
     report = json.loads((tmp_path / "build" / recipe_name / "report.json").read_text())
     rows = report["three_way"]["comparisons"]
     assert [r["pair"] for r in rows] == [

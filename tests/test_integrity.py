@@ -126,7 +126,7 @@ def test_a_failed_rerun_leaves_no_report_that_disagrees(tmp_path, build_root, mo
     def yosys_killed(*args, **kwargs):
         raise KeyboardInterrupt  # as a Ctrl-C or a killed Yosys would end the stage
 
-    monkeypatch.setattr(estimate, "synth_xilinx", yosys_killed)
+    monkeypatch.setattr(estimate, "synthesize", yosys_killed)
     with pytest.raises(KeyboardInterrupt):
         estimate_target(target, yosys=True)
     assert not any((root / name).exists() for name in ("synth.json", "energy.json", "report.json", "report.md"))

@@ -89,6 +89,32 @@ def test_three_way_from_hls_json_when_the_report_has_none(report):
     assert "not run" not in page.sections["verification"]
 
 
+def test_estimate_beside_the_synthesized_figures_with_the_error(report):
+    """The analytical estimate next to the synthesized LUT/FF, in total and per block, with the relative error;
+    every number tied to report.json's ``resources_estimate`` (and report.md has the same table)."""
+    from flow.estimate.resources import compare
+    from flow.report.markdown import report_markdown
+
+    res = report["resources"]
+    est = {"total": {"LUT": res["LUT"] + 100, "FF": res["FF"]},
+           "blocks": {inst: {"LUT": b["LUT"] + 10, "FF": b["FF"]} for inst, b in res["blocks"].items()}}
+    report["resources_estimate"] = {"how": "test", **compare(est, res)}
+    page, _ = page_for(report)
+    shown = {k: (digits, scale, text) for _, k, digits, scale, text in page.numbers}
+    for key in ("resources_estimate.total.LUT.estimate", "resources_estimate.total.LUT.yosys",
+                "resources_estimate.total.LUT.rel_error", "resources_estimate.blocks.mvau_0.FF.yosys",
+                "resources_estimate.blocks.mvau_0.LUT.rel_error"):
+        digits, scale, text = shown[key]
+        assert abs(float(text.replace(",", "")) - lookup(report, key) * scale) <= 0.5 * 10**-digits + 1e-9, key
+    assert shown["resources_estimate.total.LUT.rel_error"][1] == 100.0  # shown in percent
+    assert "Estimate vs synthesis" in page.sections["resources"]
+    md = report_markdown(report)
+    err = report["resources_estimate"]["blocks"]["mvau_0"]["LUT"]["rel_error"]
+    assert "### Estimate vs synthesis" in md and f"| {res['blocks']['mvau_0']['LUT']:,} | {err * 100:+.1f} % |" in md
+    report.pop("resources_estimate")
+    assert "Estimate vs synthesis" not in render_html({"report.json": report})  # an older report: no table
+
+
 def test_failed_check_is_shown(report):
     report["checks"][3]["differing_outputs"] = 5
     page, _ = page_for(report)

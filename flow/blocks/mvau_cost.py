@@ -115,11 +115,12 @@ def tree_levels(params: MvauParams) -> list[tuple[int, int]]:
     if params.tree_regs == 0:
         return []
     ts = 2 if params.mode == MvauMode.XNOR else _term_bits(params)
-    gb = clog2(params.fanin)
-    n, out = params.simd, []
+    g0 = 1 if params.term_reg else params.fanin  # level 0's group size
+    n, bits, out = params.simd, ts, []
     for level in range(params.tree_regs):
-        n = -(-n // params.fanin)
-        out.append((n, min(params.acc_bits, ts + gb * (level + 1))))
+        group = g0 if level == 0 else params.fanin
+        n, bits = -(-n // group), bits + clog2(group)
+        out.append((n, min(params.acc_bits, bits)))
     return out
 
 

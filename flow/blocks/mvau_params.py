@@ -33,8 +33,9 @@ class MvauParams:
 
     ``in_reg`` and ``fanin`` are the register stages for Fmax (``IN_REG``, ``FANIN`` in ``mvau.v``): one more
     register on the weight ROM's output and the input word; an adder tree of ``fanin``-input sums with a
-    register after each level but the last (0, or ``fanin >= simd``: the whole SIMD-wide sum in one cycle).
-    Each stage adds one cycle of latency (:attr:`extra_latency`) and never a cycle per vector.
+    register after each level but the last (0, or ``fanin >= simd``: the whole SIMD-wide sum in one cycle);
+    ``term_reg`` (with ``fanin >= 2``): every term (product) registered before the tree. Each stage adds one
+    cycle of latency (:attr:`extra_latency`) and never a cycle per vector.
     """
 
     mw: int
@@ -48,6 +49,7 @@ class MvauParams:
     acc_bits: int
     in_reg: bool = False
     fanin: int = 0
+    term_reg: bool = False
 
     @property
     def nf(self) -> int:
@@ -61,10 +63,11 @@ class MvauParams:
 
     @property
     def tree_regs(self) -> int:
-        """Register stages inside the SIMD-wide sum: ``ceil(log_fanin(SIMD)) - 1`` (0 when not pipelined)."""
+        """Register stages inside the SIMD-wide sum: ``ceil(log_fanin(SIMD)) - 1`` (0 when not pipelined), + 1
+        for the terms' own register (``term_reg``, ``SIMD > 1``)."""
         if self.fanin < 2:
             return 0
-        n, regs = self.simd, 0
+        n, regs = self.simd, int(self.term_reg and self.simd > 1)
         while n > self.fanin:
             n = -(-n // self.fanin)
             regs += 1
@@ -123,6 +126,9 @@ class MvauParams:
             raise ValueError(f"mvau: in_reg expected a bool, got {self.in_reg!r}")
         if not isinstance(self.fanin, int) or isinstance(self.fanin, bool) or self.fanin < 0 or self.fanin == 1:
             raise ValueError(f"mvau: fanin expected 0 (no adder-tree registers) or an integer >= 2, got {self.fanin!r}")
+        if not isinstance(self.term_reg, bool) or (self.term_reg and self.fanin < 2):
+            raise ValueError(f"mvau: term_reg expected a bool, True only with fanin >= 2, got {self.term_reg!r} "
+                             f"(fanin {self.fanin})")
         if self.mh % self.pe:
             raise ValueError(f"mvau: pe expected a divisor of mh={self.mh}, got {self.pe}")
         if self.mw % self.simd:
@@ -153,6 +159,7 @@ class MvauParams:
             "ACC_BITS": self.acc_bits,
             "IN_REG": int(self.in_reg),
             "FANIN": self.fanin,
+            "TERM_REG": int(self.term_reg),
             "WEIGHT_FILE": str(weight_file),
         }
 

@@ -10,6 +10,7 @@ from flow.blocks import (
     axis_dwc,
     axis_fifo,
     axis_fork,
+    cmvm,
     eltwise_add,
     gap,
     maxpool,
@@ -28,7 +29,8 @@ __all__ = ["BLOCKS", "spec_of"]
 BLOCKS: dict[str, BlockSpec] = {
     m.SPEC.name: m.SPEC
     for m in (
-        mvau, vvau, thresholding, swg, maxpool, pad, gap, eltwise_add, axis_dwc, axis_fifo, axis_fork, skid_buffer
+        mvau, cmvm, vvau, thresholding, swg, maxpool, pad, gap, eltwise_add, axis_dwc, axis_fifo, axis_fork,
+        skid_buffer,
     )
 }
 

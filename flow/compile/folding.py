@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from types import MappingProxyType
 
+from flow.compile.pipeline import Pipeline
 from flow.errors import UnsupportedError
 
 __all__ = [
@@ -46,15 +47,19 @@ class FoldMode(Enum):
 
 @dataclass(frozen=True)
 class Folding:
-    """A folding setting: a mode, its cycle target (``CYCLES`` only) and per-layer ``(PE, SIMD)`` overrides."""
+    """A folding setting: a mode, its cycle target (``CYCLES`` only), per-layer ``(PE, SIMD)`` overrides and the
+    register stages of the matrix-vector units (:class:`~flow.compile.pipeline.Pipeline`)."""
 
     mode: FoldMode = FoldMode.PARALLEL
     cycles: int | None = None
     layers: Mapping[str, tuple[int, int]] = field(default_factory=lambda: MappingProxyType({}))
+    pipeline: Pipeline = field(default_factory=Pipeline)
 
     @classmethod
-    def parse(cls, value: object, layers: Mapping[str, tuple[int, int]] | None = None) -> Folding:
-        """``"parallel"``, ``"folded"``, a positive int (or its digits) or a :class:`Folding` -> a Folding.
+    def parse(cls, value: object, layers: Mapping[str, tuple[int, int]] | None = None,
+              pipeline: object = None) -> Folding:
+        """``"parallel"``, ``"folded"``, a positive int (or its digits) or a :class:`Folding` -> a Folding;
+        ``pipeline`` (``"none"``, ``"auto"``, a fan-in; ``None``: the Folding's own, else ``"none"``).
 
         Raises :class:`UnsupportedError` naming what was expected and what arrived (``0``, ``""``, ``-3``,
         ``True``, ``"fast"`` are all refused).
@@ -62,14 +67,16 @@ class Folding:
         extra = {str(k): (int(pe), int(simd)) for k, (pe, simd) in (layers or {}).items()}
         if isinstance(value, Folding):
             merged = {**value.layers, **extra}
-            return cls(value.mode, value.cycles, MappingProxyType(merged))
+            pipe = value.pipeline if pipeline is None else Pipeline.parse(pipeline)
+            return cls(value.mode, value.cycles, MappingProxyType(merged), pipe)
+        pipe = Pipeline() if pipeline is None else Pipeline.parse(pipeline)
         text = value.strip() if isinstance(value, str) else value
         if text in ("parallel", "folded"):
-            return cls(FoldMode(text), None, MappingProxyType(extra))
+            return cls(FoldMode(text), None, MappingProxyType(extra), pipe)
         if isinstance(text, str) and text.isdigit():
             text = int(text)
         if isinstance(text, int) and not isinstance(text, bool) and text >= 1:
-            return cls(FoldMode.CYCLES, text, MappingProxyType(extra))
+            return cls(FoldMode.CYCLES, text, MappingProxyType(extra), pipe)
         raise UnsupportedError(
             f"folding: expected 'parallel', 'folded' or a positive integer (cycles per inference), got {value!r}"
         )

@@ -15,7 +15,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from flow.blocks import gap, maxpool, mvau, pad, swg, thresholding, vvau
+from flow.blocks import cmvm, gap, maxpool, mvau, pad, swg, thresholding, vvau
 from flow.blocks.mvau import MvauMode, MvauParams
 from flow.compile.inttype import IntType, from_codes, to_codes
 from flow.compile.residual import Residual, flat_layers, run_layers
@@ -23,9 +23,9 @@ from flow.compile.residual import Residual, flat_layers, run_layers
 
 @dataclass(frozen=True)
 class MatVec:
-    """``y = W x`` (or the adder form) for one dense layer; ``weights`` is ``(MH, MW)`` int64. Block: ``mvau``."""
-
-    block: ClassVar[str] = "mvau"
+    """``y = W x`` (or the adder form) for one dense layer; ``weights`` is ``(MH, MW)`` int64. Block: ``mvau``, or
+    ``cmvm`` where ``cmvm`` is set (a fully parallel layer built as a constant multiplier with shared adders,
+    :mod:`flow.compile.constant`)."""
 
     name: str
     weights: np.ndarray
@@ -37,6 +37,14 @@ class MatVec:
     pe: int
     simd: int
     vectors: int = 1  # vectors per inference: 1 for a dense layer, OH*OW windows for a convolution
+    in_reg: bool = False  # register stages for Fmax (flow.compile.pipeline): a register on the ROM output,
+    fanin: int = 0  # ... and an adder tree with a register every `fanin` inputs (0: none)
+    term_reg: bool = False  # ... and every product registered before the tree
+    cmvm: bool = False  # built by the cmvm block (constant weights, shared adders) instead of mvau
+
+    @property
+    def block(self) -> str:
+        return "cmvm" if self.cmvm else "mvau"
 
     @property
     def mh(self) -> int:
@@ -47,7 +55,15 @@ class MatVec:
         return int(self.weights.shape[1])
 
     @property
-    def params(self) -> MvauParams:
+    def params(self) -> MvauParams | cmvm.CmvmParams:
+        """The block's parameters (``cmvm``'s solve the constant matrix once, cached)."""
+        if self.cmvm:
+            return cmvm.layer_params(self.name, self.weights, self.mvau_params, self.fanin)
+        return self.mvau_params
+
+    @property
+    def mvau_params(self) -> MvauParams:
+        """The layer as an MVAU (the function either block computes)."""
         return MvauParams(
             mw=self.mw,
             mh=self.mh,
@@ -58,6 +74,9 @@ class MatVec:
             in_signed=self.in_type.signed or self.in_type.bipolar,
             w_bits=self.w_bits,
             acc_bits=self.acc_bits,
+            in_reg=self.in_reg,
+            fanin=self.fanin,
+            term_reg=self.term_reg,
         )
 
     @property
@@ -82,7 +101,7 @@ class MatVec:
     def run(self, x: np.ndarray) -> np.ndarray:
         """(N, ..., MW) integers -> (N, ..., MH): one matrix-vector product per vector."""
         x = np.asarray(x, dtype=np.int64)
-        y = mvau.golden(x.reshape(-1, self.mw), self.weights, self.params)
+        y = mvau.golden(x.reshape(-1, self.mw), self.weights, self.mvau_params)
         return y.reshape(*x.shape[:-1], self.mh)
 
 
@@ -351,6 +370,7 @@ class Thresholds:
     out_type: IntType
     pe: int
     vectors: int = 1
+    pipe: int = 0  # register stages for Fmax (flow.compile.pipeline): 1 the ROM word, 2 also the comparisons
 
     @property
     def channels(self) -> int:
@@ -369,6 +389,7 @@ class Thresholds:
             n_thresh=int(self.thresholds.shape[1]),
             out_bits=self.out_type.bits,
             out_bias=self.out_min,
+            pipe=self.pipe,
         )
 
     @property
@@ -407,6 +428,9 @@ class Network:
     # network.json: a loaded network runs on integer codes.
     input_stage: object | None = None
     output_stage: object | None = None
+    # The channels structured pruning removed (flow.compile.prune.ChannelRemoval per layer); the compile stage
+    # reports them in network.json. Not saved with the layers.
+    pruned: tuple = ()
 
     @property
     def output_type(self) -> IntType:

@@ -74,6 +74,8 @@ def _decode_layer(d: dict) -> Any:
         raise ValueError(f"network.json: unknown layer kind {d.get('kind')!r} (expected one of {sorted(_LAYERS)})")
     kwargs = {}
     for f in dataclasses.fields(cls):
+        if f.name not in d and f.default is not dataclasses.MISSING:
+            continue  # a field newer than the file: its default
         v = d[f.name]
         if f.name in ("in_type", "out_type", "elem_type", "a_type", "b_type"):
             v = IntType(**v)

@@ -30,6 +30,7 @@ from flow.blocks.registry import spec_of
 from flow.compile.network import Network
 from flow.rtl.plan import plan
 from flow.rtl.yosys import synth_xilinx
+from flow.rtl.yosys_blocks import WRAPPER_TOP, wrapper_verilog
 
 __all__ = [
     "RESOURCE_KEYS",
@@ -52,36 +53,6 @@ def estimate_block(params: object, data: Any = None) -> Resources:
     calibrated on.
     """
     return spec_of(params).estimate(params, data)
-
-
-WRAPPER_TOP = "qflow_block"
-
-
-def _wrapper(module: str, vparams: dict[str, int | str], ports: dict[str, tuple[str, Any]]) -> str:
-    quoted = {k: v if isinstance(v, int) else f'"{v}"' for k, v in vparams.items()}
-    plist = ",\n".join(f"        .{k}({v})" for k, v in quoted.items())
-    decls, conns = [], []
-    for prefix, (direction, stream) in ports.items():
-        data, ready = ("input", "output") if direction == "in" else ("output", "input")
-        decls.append(f"    {data} wire [{stream.width - 1}:0] {prefix}_tdata, {data} wire {prefix}_tvalid, "
-                     f"{ready} wire {prefix}_tready")
-        conns.append(f"        .{prefix}_tdata({prefix}_tdata), .{prefix}_tvalid({prefix}_tvalid), "
-                     f".{prefix}_tready({prefix}_tready)")
-    decl_text, conn_text = ",\n".join(decls), ",\n".join(conns)
-    return f"""`default_nettype none
-module {WRAPPER_TOP} (
-    input  wire clk, input wire rst_n,
-{decl_text}
-);
-    {module} #(
-{plist}
-    ) dut (
-        .clk(clk), .rst_n(rst_n),
-{conn_text}
-    );
-endmodule
-`default_nettype wire
-"""
 
 
 def synth_block(params: object, data: Any = None, seed: int = 0, workdir: str | Path | None = None) -> dict[str, Any]:
@@ -110,7 +81,7 @@ def synth_block(params: object, data: Any = None, seed: int = 0, workdir: str | 
         if spec.memory_lines is not None:
             (tmp / mem_name).write_text("\n".join(spec.memory_lines(params, data)) + "\n")
         vparams = spec.verilog_parameters(params, mem_name)
-        (tmp / "top.v").write_text(_wrapper(spec.name, vparams, spec.port_map(params)))
+        (tmp / "top.v").write_text(wrapper_verilog(spec.name, vparams, spec.port_map(params)))
         result = synth_xilinx(tmp, [*names, "top.v"], WRAPPER_TOP)
     finally:
         if workdir is None:

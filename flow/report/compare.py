@@ -3,8 +3,10 @@
 :func:`write_compare_report` reads each build's ``report.json`` (the same files ``report.html`` comes from)
 and writes ``build/compare.html`` (or ``out``): a table with one column per build -- accuracy, checks,
 cycles/inference, latency, LUT/FF/DSP, NAND2 equivalents, energy per inference -- each figure with its kind
-(simulated, synthesized, estimated, ...), ``not run`` where a build skipped a step, and bar plots of LUT and
-energy. Numbers carry ``data-src="<name>/report.json"`` and their key (see :mod:`flow.report.page`).
+(simulated, synthesized, estimated, ...), the channels pruning removed from the hardware, ``not run`` where a
+build skipped a step, bar plots of LUT and energy, and the accuracy/cost trade-off: test error against LUT and
+against energy per inference with the Pareto front (both minimized) marked. Numbers carry
+``data-src="<name>/report.json"`` and their key (see :mod:`flow.report.page`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from flow.paths import build_root
 from flow.report import svg
 from flow.report.html import ReportError, load_build
 from flow.report.page import Page, badge, esc, not_run, table
+from flow.report.pareto import pareto_optimal
 
 # (label, key path in report.json, decimals, scale, unit, kind)
 ROWS: tuple[tuple[str, str, int, float, str, str], ...] = (
@@ -38,6 +41,51 @@ def _get(doc: dict, dotted: str):
             return None
         doc = doc[part]
     return doc
+
+
+#: Accuracy keys, best first: the RTL's when simulated on the test split, else the QONNX reference's.
+ACCURACY_KEYS = ("accuracy.RTL (simulated).value", "accuracy.PyTorch / QONNX.value")
+
+#: The trade-off plots: (plot id, cost key, cost label).
+PARETO_PLOTS = (("pareto-lut", "resources.LUT", "LUT (synthesized)"),
+                ("pareto-energy", "energy.total_pj", "energy per inference, pJ (estimated)"))
+
+
+def _accuracy(report: dict) -> float | None:
+    return next((v for v in (_get(report, k) for k in ACCURACY_KEYS) if v is not None), None)
+
+
+def _pruning_cell(report: dict) -> str:
+    """``removed / before`` output channels over the layers pruning touched, or 'none'."""
+    rows = report.get("pruning") or []
+    removed = sum(int(r.get("removed", 0)) for r in rows)
+    if not removed:
+        return "none"
+    before = sum(int(r.get("channels_before", 0)) for r in rows)
+    per_layer = ", ".join(f"{esc(r['layer'])} {r['channels_before']}&rarr;{r['channels_after']}" for r in rows
+                          if r.get("removed"))
+    return f"{removed} of {before} ({per_layer})"
+
+
+def trade_off_plots(reports: dict[str, dict]) -> list[str]:
+    """Test error (%) against each cost of :data:`PARETO_PLOTS`, one point per build with both figures, colour =
+    cycles per inference, the Pareto-optimal builds (error and cost both minimized) circled; a note names the
+    builds without the figures."""
+    body = []
+    for plot, key, label in PARETO_PLOTS:
+        names = [n for n, r in reports.items() if _get(r, key) is not None and _accuracy(r) is not None]
+        x = [float(_get(reports[n], key)) for n in names]
+        y = [max(100.0 * (1.0 - float(_accuracy(reports[n]))), 1e-3) for n in names]
+        cycles = [float(_get(reports[n], "simulation.cycles_per_inference_measured") or 0.0) for n in names]
+        optimal = pareto_optimal(list(zip(x, y, strict=True)))
+        body.append(svg.pareto_scatter(plot, x, y, cycles, names, optimal, label, "test error, %",
+                                       "cycles per inference", f"accuracy vs {label}"))
+        missing = [n for n in reports if n not in names]
+        if missing:
+            body.append(not_run(f"accuracy vs {label}: {', '.join(missing)}"))
+        front = [n for n, o in zip(names, optimal, strict=True) if o]
+        body.append(f"<p>Pareto-optimal (test error and {esc(label)}): {esc(', '.join(front) or 'none')}</p>")
+    return body
 
 
 def _build_dir(name: str) -> Path:
@@ -64,6 +112,7 @@ def render_compare(reports: dict[str, dict]) -> str:
         bad = sum(1 for x in c if x.get("differing_outputs"))
         checks.append(f'<span class="{"fail" if bad or not c else "ok"}">{len(c) - bad} / {len(c)}</span>')
     rows.insert(2, checks)
+    rows.append([esc("channels removed by pruning"), *(_pruning_cell(r) for r in reports.values())])
     body = [table(["figure", *reports], rows)]
     for plot, key, title in (("plot-lut", "resources.LUT", "LUT (synthesized)"),
                              ("plot-energy", "energy.total_pj", "energy per inference, pJ (estimated)")):
@@ -74,9 +123,13 @@ def render_compare(reports: dict[str, dict]) -> str:
         if missing:
             body.append(not_run(f"{title}: {', '.join(missing)}"))
     page.add("comparison", "Side by side", "\n".join(body))
+    page.add("tradeoff", "Accuracy against cost", "\n".join(trade_off_plots(reports)))
     notes = ("<p>Each figure comes from that build's <code>report.json</code> (see its <code>report.html</code> "
              "for how it was produced). Cycles and latency are measured in simulation; LUT/FF are Yosys cell "
-             "counts; energy is the operation model's estimate, not a measurement.</p>")
+             "counts; energy is the operation model's estimate, not a measurement. Test error is the RTL's on "
+             "the test split where simulated (else the QONNX reference's). Channels removed by pruning: the output "
+             "channels the compile stage took out of the hardware (all-zero filters, channels the next layer does "
+             "not read); the network stays bit-exact.</p>")
     page.add("provenance", "How the figures were produced", notes)
     return page.document("qflow compare: " + " vs ".join(reports), "")
 

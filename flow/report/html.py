@@ -7,7 +7,8 @@ external URL. Its sections carry stable ids (:data:`SECTION_IDS`):
 
 * ``summary`` -- model, interface, training, accuracy (PyTorch/QONNX vs RTL);
 * ``verification`` -- every check with its vector count and differing outputs, the three-way HLS comparison;
-* ``resources`` -- Yosys totals, per block, and the ASIC-style NAND2 equivalents;
+* ``resources`` -- Yosys totals, per block, the analytical estimate next to them (relative error), and the
+  ASIC-style NAND2 equivalents;
 * ``performance`` -- cycles/inference, latency and throughput, predicted vs simulated, per block;
 * ``energy`` -- the operation model's per-layer table and a bar plot;
 * ``provenance`` -- every figure in the page, whether simulated, synthesized, estimated, predicted, ...
@@ -27,6 +28,7 @@ from flow.errors import QflowError
 from flow.estimate.activity import compare_with_operation_model
 from flow.io import write_text
 from flow.report import svg
+from flow.report.estimates import estimate_html
 from flow.report.implementation import clock_row, implementation_html
 from flow.report.page import Page, esc, fmt, not_run, table
 
@@ -207,6 +209,7 @@ def _resources(page: Page, r: dict) -> str:
             body.append(svg.grouped_bars("plot-resources", order, {
                 "LUT": [blocks[i].get("LUT", 0) for i in order], "FF": [blocks[i].get("FF", 0) for i in order]},
                 "cells (synthesized)", "LUT and FF per block"))
+        body.append(estimate_html(page, r))
     else:
         body.append(page.missing("FPGA resources (LUT, FF, ...)", "qflow synth --no-yosys"))
     body.append("<h3>ASIC-style figure: NAND2 equivalents</h3>")

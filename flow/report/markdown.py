@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flow.estimate.activity import markdown_section
+from flow.report.estimates import estimate_markdown
 from flow.report.implementation import implementation_markdown
 
 __all__ = ["report_markdown"]
@@ -106,6 +107,11 @@ def _resources(r: dict) -> list[str]:
     ]
     if res.get("dsp_mapping", "on") != "on":
         lines += ["", f"DSP mapping: {res['dsp_mapping']}."]
+    cache = res.get("cache")
+    if cache:
+        lines += ["", f"Synthesized per block instance: {cache['instances']} instances, {cache['unique']} distinct "
+                      f"Yosys jobs, {cache['hits']} from the cache (`{cache['directory']}`), {cache['misses']} "
+                      f"synthesized now ({res.get('yosys_seconds', 0)} s of Yosys synth_xilinx)."]
     est = r.get("resources_estimate", {}).get("total")
     if est:
         parts = [
@@ -114,7 +120,7 @@ def _resources(r: dict) -> list[str]:
             for k, v in est.items() if v["estimate"] or v["yosys"]
         ]
         lines += ["", "Estimated (analytical per-block formulas) vs synthesized: " + "; ".join(parts) + "."]
-    return lines + _asic(r)
+    return lines + estimate_markdown(r) + _asic(r)
 
 
 def _asic(r: dict) -> list[str]:

@@ -10,8 +10,9 @@ Registered through the ``hls4ml.backends`` entry point, so in any Python session
 
 Backend options (``create_initial_config``): ``folding`` = ``"parallel"`` | ``"folded"`` | an int (target
 cycles per inference) | a :class:`~flow.compile.folding.Folding`, ``layer_folding`` = {layer name: (PE, SIMD)},
-``clock_mhz``; parsed once into a typed ``Folding`` kept in the config. A layer's hls4ml ``ReuseFactor`` other
-than 1 selects PE x SIMD with exactly that many cycles per vector.
+``clock_mhz``, ``prune`` (default True: remove the channels structured pruning left dead,
+:mod:`flow.compile.prune`); parsed once into a typed ``Folding`` kept in the config. A layer's hls4ml
+``ReuseFactor`` other than 1 selects PE x SIMD with exactly that many cycles per vector.
 """
 
 from __future__ import annotations
@@ -23,9 +24,12 @@ from pathlib import Path
 import numpy as np
 
 from flow.blocks.mvau import MvauMode
+from flow.compile.constant import use_cmvm
 from flow.compile.folding import Folding, fold_table
 from flow.compile.lower import lower
 from flow.compile.network import MatVec, Network, flat_layers
+from flow.compile.prune import remove_pruned_channels
+from flow.compile.registers import apply_pipeline
 from flow.rtl.generate import RtlDesign, write_rtl
 from flow.rtl.harness import run_network
 from flow.rtl.verilator import build_harness
@@ -67,7 +71,8 @@ def cxx_opt_level(net: Network, sim_build: str = "fast-build") -> str:
     return "-O0" if lanes > BIG_DESIGN_LANES else "-O1"
 
 
-def _initial_config(folding, layer_folding, clock_mhz: float, io_type: str, sim_build: str, frontend=None) -> dict:
+def _initial_config(folding, layer_folding, clock_mhz: float, io_type: str, sim_build: str, frontend=None,
+                    prune: bool = True, cmvm: bool = True) -> dict:
     """The backend's initial hls4ml config (``create_initial_config``): the backend options parsed once into a
     typed :class:`~flow.compile.folding.Folding` under ``"QflowRTL"``, and the front end's result
     (:class:`~flow.frontend.prepare.Prepared`, whose host stages the network runs around the accelerator) when
@@ -85,16 +90,25 @@ def _initial_config(folding, layer_folding, clock_mhz: float, io_type: str, sim_
             "ClockMHz": float(clock_mhz),
             "SimBuild": sim_build,
             "FrontEnd": frontend,
+            "Prune": bool(prune),
+            "Cmvm": bool(cmvm),
         },
     }
 
 
 def build_network(model) -> Network:
     """The exact integer network of an hls4ml ``model`` on this backend: lowered with its configured folding's
-    ``layer -> (PE, SIMD)`` table, with the host stages of the front end around it (when it came through
-    :func:`flow.stages.compile.convert`)."""
+    ``layer -> (PE, SIMD)`` table, without the channels structured pruning left dead unless the config's
+    ``Prune`` is False (:func:`~flow.compile.prune.remove_pruned_channels`; ``net.pruned`` says what went), with
+    the host stages of the front end around it (when it came through :func:`flow.stages.compile.convert`)."""
     cfg = model.config.config.get("QflowRTL", {})
-    net = lower(model, fold_table(model, cfg.get("Folding", Folding())))
+    fold = cfg.get("Folding", Folding())
+    net = lower(model, fold_table(model, fold))
+    if cfg.get("Prune", True):
+        net, removals = remove_pruned_channels(net)
+        net.pruned = tuple(removals)
+    apply_pipeline(net, fold.pipeline)  # after pruning: the stages depend on the units' final shapes
+    use_cmvm(net, cfg.get("Cmvm", True))  # fully parallel linear layers: constant multipliers (block cmvm)
     frontend = cfg.get("FrontEnd")
     if frontend is not None:  # the float ops the host runs before and after the accelerator
         net.input_stage = frontend.input_stage or None
@@ -118,9 +132,9 @@ def _backend_class():
         # -- configuration ------------------------------------------------------------------------
         def create_initial_config(
             self, folding="parallel", layer_folding=None, clock_mhz=200.0, io_type="io_stream",
-            sim_build="fast-build", frontend=None, **_
+            sim_build="fast-build", frontend=None, prune=True, cmvm=True, **_
         ):
-            return _initial_config(folding, layer_folding, clock_mhz, io_type, sim_build, frontend)
+            return _initial_config(folding, layer_folding, clock_mhz, io_type, sim_build, frontend, prune, cmvm)
 
         def get_default_flow(self):
             # hls4ml's own QONNX parsing passes; our lowering takes the graph from there (no BN fusion,

@@ -1,7 +1,9 @@
 """Emit the Verilog of an integer :class:`~flow.compile.network.Network`: a generated top-level that
 instantiates the hand-written ``hw/`` modules, their memory files, and ``interface.json``.
 
-Python only writes glue (Jinja2 templates in ``flow/rtl/templates``); all arithmetic is in ``hw/``.
+Python only writes glue (Jinja2 templates in ``flow/rtl/templates``); all arithmetic is in ``hw/``, except the
+constant multipliers (block ``cmvm``), whose adder networks are generated per layer from the weights
+(``cmvm_<layer>.v``, listed in the design's sources before the top).
 The output directory is self-contained (``hw`` sources are copied in) and written atomically: it is built
 under a temporary name and renamed into place only when complete.
 """
@@ -229,6 +231,8 @@ def write_rtl(net: Network, directory: str | Path, source: str = "") -> RtlDesig
         shutil.copy2(TEMPLATES / "harness_io.cpp", tmp / "harness_io.cpp")
         for name, lines in mems.items():
             (tmp / name).write_text("\n".join(lines) + "\n")
+            if name.endswith(".v"):  # a block's module generated per layer (cmvm): compiled before the top
+                sources.insert(len(sources) - 1, name)
         (tmp / "interface.json").write_text(json.dumps(iface, indent=2) + "\n")
         if directory.exists():
             shutil.rmtree(directory)

@@ -41,14 +41,16 @@ RANDOM_VECTORS = 1000
 
 
 def convert(qonnx_model, rtl_dir: Path, folding: Folding | str | int = "parallel", layer_folding=None,
-            clock_mhz: float = 200.0, sim_build: str = "fast-build"):
+            clock_mhz: float = 200.0, sim_build: str = "fast-build", prune: bool = True, cmvm: bool = True):
     """QONNX -> hls4ml ModelGraph on the qflow-rtl backend (exact types come from the lowering), through the
     front end (:func:`flow.frontend.prepare.prepare`: cleanup, host stages, checks) like every model.
 
     ``folding`` (with ``layer_folding`` overrides ``{layer: (PE, SIMD)}``) is parsed once here
     (:meth:`Folding.parse`) and travels typed in the backend config. ``sim_build``: ``"fast-build"`` (default)
     or ``"fast-sim"`` (``-O3 -march=native``: a longer C++ build, about twice the simulation speed of wide
-    designs; for long simulations such as whole data sets)."""
+    designs; for long simulations such as whole data sets). ``prune``: remove the channels structured pruning left
+    dead (:mod:`flow.compile.prune`; the network stays exact), default on. ``cmvm``: build fully parallel linear
+    layers as constant multipliers (:mod:`flow.compile.constant`), default on; ``False`` keeps them ``mvau``."""
     import hls4ml  # heavy: loaded when a model is converted, not when the CLI starts
 
     rtl_backend.register()
@@ -61,6 +63,7 @@ def convert(qonnx_model, rtl_dir: Path, folding: Folding | str | int = "parallel
         return hls4ml.converters.convert_from_onnx_model(
             graph, hls_config=config, backend=rtl_backend.BACKEND_NAME, output_dir=str(rtl_dir),
             project_name="qflow_accel", folding=fold, clock_mhz=clock_mhz, sim_build=sim_build, frontend=prepared,
+            prune=prune, cmvm=cmvm,
         )
 
 
@@ -143,23 +146,32 @@ def _checks(target: Target, prepared: Prepared, net: Network, original, x: np.nd
     return checks, reference
 
 
-def compile_options(target: Target, folding: Folding, inputs: Path | None = None) -> dict:
-    """What besides its input files decides the compile stage's result (recorded in ``network.json``)."""
+def compile_options(target: Target, folding: Folding, inputs: Path | None = None, prune: bool | None = None,
+                    cmvm: bool = True) -> dict:
+    """What besides its input files decides the compile stage's result (recorded in ``network.json``);
+    ``prune`` ``None`` is the target's default (:attr:`Target.prune`)."""
     return {"folding": folding.label, "layer_folding": {k: list(v) for k, v in folding.layers.items()},
-            "clock_mhz": target.clock_mhz, "inputs": digest(Path(inputs)) if inputs is not None else None}
+            "pipeline": folding.pipeline.label, "clock_mhz": target.clock_mhz,
+            "inputs": digest(Path(inputs)) if inputs is not None else None,
+            "prune": target.prune if prune is None else bool(prune), "cmvm": bool(cmvm)}
 
 
 @locked
-def compile_target(target: Target, folding: Folding, inputs: Path | None = None) -> dict:
+def compile_target(target: Target, folding: Folding, inputs: Path | None = None, prune: bool | None = None,
+                   cmvm: bool = True) -> dict:
     """Run the compile stage for ``target`` at ``folding`` (on ``inputs``, a ``.npy`` file, when given);
-    return ``network.json``'s contents.
+    return ``network.json``'s contents. ``prune``: remove the channels structured pruning left dead
+    (:mod:`flow.compile.prune`; ``None``: the target's default, on unless its recipe says
+    ``HardwareConfig(prune=False)``); ``network.json``'s ``pruning`` lists what went, per layer. ``cmvm``: fully
+    parallel linear layers as constant multipliers (block ``cmvm``), default on; ``False``: every layer ``mvau``.
 
     Raises :class:`NotExactError` when the integer network differs from the QONNX reference on any input, or
     accelerator + host stages from the user's file (nothing of this stage is then left behind)."""
     root = target.paths.root
     invalidate(root, "compile")
     original = load_qonnx(target.qonnx)
-    hls_model = convert(original, target.paths.rtl, folding, clock_mhz=target.clock_mhz)
+    prune = target.prune if prune is None else bool(prune)
+    hls_model = convert(original, target.paths.rtl, folding, clock_mhz=target.clock_mhz, prune=prune, cmvm=cmvm)
     prepared: Prepared = hls_model.config.config["QflowRTL"]["FrontEnd"]
     net = hls_model.config.backend.network(hls_model)
     x, labels, description = _inputs(target, original, net, inputs)
@@ -175,11 +187,13 @@ def compile_target(target: Target, folding: Folding, inputs: Path | None = None)
         "source": str(target.qonnx),
         "folding": folding.label,
         "layer_folding": {k: list(v) for k, v in folding.layers.items()},
+        "pipeline": folding.pipeline.label,
         "clock_mhz": target.clock_mhz,
         "cycles_per_inference_predicted": design.cycles_per_inference,
         "host_stages": prepared.describe(),
-        "options": compile_options(target, folding, inputs),
+        "options": compile_options(target, folding, inputs, prune, cmvm),
         "checks": checks,
+        "pruning": [removal.as_dict() for removal in net.pruned],
         "network": network_to_dict(net),
     }
     data["accuracy"] = quality(target.task, net, golden, x_int, labels, "PyTorch / QONNX",

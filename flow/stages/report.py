@@ -50,6 +50,7 @@ def assemble_report(root: Path) -> tuple[dict, list[str]]:
         "host_stages": network.get("host_stages", {"input": [], "output": []}),
         "checks": _export_check(root) + network["checks"] + sim["checks"],
         "accuracy": {**network.get("accuracy", {}), **sim.get("accuracy", {})},
+        "pruning": network.get("pruning", []),
         "simulation": {k: v for k, v in sim.items() if k not in strip},
         "interface": interface,
     }

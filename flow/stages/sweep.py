@@ -30,6 +30,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from flow.compile.pipeline import DEFAULT_PIPELINE, Pipeline
 from flow.io import write_json, write_text
 from flow.paths import build_root
 from flow.recipe import load_recipe
@@ -71,6 +72,7 @@ class _Model:
     layer_folding: tuple[tuple[str, tuple[int, int]], ...]
     clock_mhz: float
     accuracy: float | None
+    pipeline: str = DEFAULT_PIPELINE  # the recipe's register stages (a QONNX file: the default)
 
 
 def _prepare_model(ref: str) -> _Model:
@@ -89,7 +91,7 @@ def _prepare_model(ref: str) -> _Model:
         accuracy = None
     layers = tuple(sorted((k, (v.pe, v.simd)) for k, v in recipe.hardware.layers.items()))
     return _Model(recipe.name, ref, paths.qonnx.resolve(), hashlib.sha256(paths.qonnx.read_bytes()).hexdigest(),
-                  layers, recipe.hardware.clock_mhz, accuracy)
+                  layers, recipe.hardware.clock_mhz, accuracy, Pipeline.parse(recipe.hardware.pipeline).label)
 
 
 def plan(spec: SweepSpec) -> list[PointTask]:
@@ -98,28 +100,31 @@ def plan(spec: SweepSpec) -> list[PointTask]:
 
 
 def _plan(spec: SweepSpec, models: list[_Model], out: Path) -> list[PointTask]:
-    """One task per (model, folding), in spec order, each with its cache key."""
+    """One task per (model, folding, pipeline), in spec order, each with its cache key (``spec.pipelines``
+    empty: each recipe's own register stages, and the label is the folding's alone)."""
     names = [m.name for m in models]
     if len(set(names)) != len(names):
         raise SweepError(f"sweep {spec.name!r}: each model once, got {names}")
     tools = tool_versions(spec.simulate > 0, spec.yosys, spec.pnr)
     tasks = []
-    for m in models:
-        for folding in spec.foldings:
-            label = folding_label(folding)
-            inputs = {"model": m.name, "qonnx_sha256": m.digest, "folding": folding, "layers": m.layer_folding,
-                      "clock_mhz": m.clock_mhz, "simulate": spec.simulate, "yosys": spec.yosys,
-                      "max_synth_lanes": spec.max_synth_lanes if spec.yosys else None,
-                      "yosys_timeout": spec.yosys_timeout if spec.yosys else None, "tools": tools,
-                      "pnr": [spec.pnr_device, spec.pnr_freq] if spec.pnr else None}
-            key = point_key(inputs)
-            tasks.append(PointTask(
-                key=key, model=m.name, recipe=m.recipe, qonnx=str(m.qonnx), qonnx_digest=m.digest, folding=folding,
-                label=label, layer_folding=m.layer_folding, clock_mhz=m.clock_mhz, simulate=spec.simulate,
-                yosys=spec.yosys, max_synth_lanes=spec.max_synth_lanes, yosys_timeout=spec.yosys_timeout,
-                work_dir=str((out / "work" / f"{m.name}-{label}-{key[:12]}").resolve()),
-                synth_cache=str((out.parent / "synth_cache").resolve()), accuracy=m.accuracy,
-                pnr_device=spec.pnr_device if spec.pnr else None, pnr_freq=float(spec.pnr_freq)))
+    for m, folding, pipe in ((m, f, p) for m in models for f in spec.foldings for p in spec.pipelines or (None,)):
+        pipeline = m.pipeline if pipe is None else pipe
+        label = folding_label(folding) + ("" if pipe is None else f"-p{pipe}")
+        inputs = {"model": m.name, "qonnx_sha256": m.digest, "folding": folding, "layers": m.layer_folding,
+                  "clock_mhz": m.clock_mhz, "simulate": spec.simulate, "yosys": spec.yosys,
+                  "max_synth_lanes": spec.max_synth_lanes if spec.yosys else None,
+                  "yosys_timeout": spec.yosys_timeout if spec.yosys else None, "tools": tools,
+                  "pnr": [spec.pnr_device, spec.pnr_freq] if spec.pnr else None}
+        if pipeline != "none":  # keys of points without register stages stay as they were
+            inputs["pipeline"] = pipeline
+        key = point_key(inputs)
+        tasks.append(PointTask(
+            key=key, model=m.name, recipe=m.recipe, qonnx=str(m.qonnx), qonnx_digest=m.digest, folding=folding,
+            label=label, layer_folding=m.layer_folding, clock_mhz=m.clock_mhz, simulate=spec.simulate,
+            yosys=spec.yosys, max_synth_lanes=spec.max_synth_lanes, yosys_timeout=spec.yosys_timeout,
+            work_dir=str((out / "work" / f"{m.name}-{label}-{key[:12]}").resolve()),
+            synth_cache=str((out.parent / "synth_cache").resolve()), accuracy=m.accuracy,
+            pnr_device=spec.pnr_device if spec.pnr else None, pnr_freq=float(spec.pnr_freq), pipeline=pipeline))
     return tasks
 
 

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from flow.compile.folding import Folding
 from flow.compile.network import MatVec, flat_layers
 from flow.estimate.energy import network_energy
 from flow.frontend.graph import load_qonnx
@@ -80,6 +81,7 @@ class PointTask:
     accuracy: float | None = None
     pnr_device: str | None = None  # place and route on this ECP5 ("25k" | "45k" | "85k"); None: not
     pnr_freq: float = 100.0
+    pipeline: str = "none"  # register stages (flow.compile.pipeline label)
 
 
 def design_lanes(net) -> int:
@@ -164,15 +166,15 @@ def _synth(task: PointTask, design, lanes: int) -> tuple[dict, dict]:
 
 
 def _base_row(task: PointTask) -> dict:
-    return {"key": task.key, "model": task.model, "folding": task.folding, "label": task.label,
-            "accuracy": task.accuracy}
+    return {"key": task.key, "model": task.model, "folding": task.folding, "pipeline": task.pipeline,
+            "label": task.label, "accuracy": task.accuracy}
 
 
 def _compute(task: PointTask) -> dict:
     """The point's row (see the module docstring); raises what the stages raise."""
     qonnx_model = _qonnx_model(task.qonnx, task.qonnx_digest)
-    hls_model = convert(qonnx_model, Path(task.work_dir) / "rtl", task.folding, dict(task.layer_folding),
-                        task.clock_mhz)
+    hls_model = convert(qonnx_model, Path(task.work_dir) / "rtl", Folding.parse(task.folding, None, task.pipeline),
+                        dict(task.layer_folding), task.clock_mhz)
     backend = hls_model.config.backend
     net = backend.network(hls_model)
     design = backend.write(hls_model)

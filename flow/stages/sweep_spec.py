@@ -7,6 +7,7 @@ A spec file::
     models = ["mlp_w4a4_digits", "my.onnx"] # recipe names, recipe .py paths, QONNX files (relative to the file)
     foldings = ["parallel", "folded", 256]  # 'parallel', 'folded' or target cycles per inference
     target_cycles = [1024]                  # more foldings, the same as integers in `foldings`
+    pipelines = ["none", "auto"]            # register stages (default: each recipe's own); one point per value
     objectives = ["LUT", "cycles_per_inference", "energy_pj"]
 
     [stages]
@@ -33,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flow.compile.folding import Folding as TypedFolding
+from flow.compile.pipeline import Pipeline
 from flow.errors import QflowError, UnsupportedError
 
 __all__ = [
@@ -56,7 +58,7 @@ OBJECTIVES = ("LUT", "FF", "lanes", "cycles_per_inference", "latency_cycles", "e
 MAXIMIZED = ("accuracy", "fmax_mhz", "inferences_per_s")
 #: ECP5 devices a point may be placed on (``stages.pnr_device``).
 PNR_DEVICES = ("25k", "45k", "85k")
-_TOP_KEYS = {"name", "models", "foldings", "target_cycles", "objectives", "stages", "dask"}
+_TOP_KEYS = {"name", "models", "foldings", "target_cycles", "pipelines", "objectives", "stages", "dask"}
 _STAGE_KEYS = {"simulate", "yosys", "max_synth_lanes", "yosys_timeout", "pnr", "pnr_device", "pnr_freq"}
 _DASK_KEYS = {"scheduler", "workers"}
 
@@ -108,6 +110,7 @@ class SweepSpec:
     name: str
     models: tuple[str, ...]
     foldings: tuple[FoldValue, ...] = DEFAULT_FOLDINGS
+    pipelines: tuple[str, ...] = ()  # register-stage settings (labels); empty: each model's own
     simulate: int = 0
     yosys: bool = True
     max_synth_lanes: int = MAX_SYNTH_LANES
@@ -123,6 +126,7 @@ class SweepSpec:
         if not self.models:
             raise SweepError(f"sweep {self.name!r}: no models (expected recipe names, recipe .py or .onnx files)")
         _unique(list(self.foldings), f"sweep {self.name!r}: foldings", list(self.foldings))
+        object.__setattr__(self, "pipelines", parse_pipelines(self.pipelines, f"sweep {self.name!r}: pipelines"))
         if not self.name or "/" in self.name or self.name.startswith("."):
             raise SweepError(f"sweep name: expected a directory name, got {self.name!r}")
         for key, value in (("simulate", self.simulate), ("max_synth_lanes", self.max_synth_lanes),
@@ -158,7 +162,7 @@ class SweepSpec:
 
     @property
     def points(self) -> int:
-        return len(self.models) * len(self.foldings)
+        return len(self.models) * len(self.foldings) * max(1, len(self.pipelines))
 
 
 def _model_ref(text: str, base: Path | None) -> str:
@@ -215,6 +219,7 @@ def load_spec(path: str | Path) -> SweepSpec:
         return SweepSpec(
             name=str(data.get("name", path.name.removesuffix(".toml"))),
             models=tuple(_model_ref(m, path.parent) for m in models), foldings=_spec_foldings(data, where),
+            pipelines=data.get("pipelines", ()),
             simulate=stages.get("simulate", 0), yosys=stages.get("yosys", True),
             max_synth_lanes=stages.get("max_synth_lanes", MAX_SYNTH_LANES),
             yosys_timeout=stages.get("yosys_timeout", YOSYS_TIMEOUT_S),
@@ -235,6 +240,22 @@ def spec_from_options(models: list[str], name: str | None = None, **options: obj
         name = Path(refs[0]).name.removesuffix(".py").removesuffix(".onnx").removesuffix(".qonnx")
     given = {k: v for k, v in options.items() if v is not None}
     return SweepSpec(name=name or "sweep", models=refs, **given)  # type: ignore[arg-type]
+
+
+def parse_pipelines(values: object, what: str = "--pipelines") -> tuple[str, ...]:
+    """Register-stage settings (``"none"``, ``"auto"``, fan-ins; a list or comma-separated text) as their labels,
+    each once; :class:`SweepError` naming ``what`` for a bad one."""
+    if isinstance(values, str):
+        values = [v for v in values.split(",") if v.strip()]
+    if not isinstance(values, list | tuple):
+        raise SweepError(f"{what}: expected a list of 'none', 'auto' or fan-ins >= 2, got {values!r}")
+    try:
+        labels = [Pipeline.parse(v).label for v in values]
+    except UnsupportedError as exc:
+        raise SweepError(f"{what}: {exc}") from None
+    if len(set(labels)) != len(labels):
+        raise SweepError(f"{what}: each setting once, got {list(values)!r}")
+    return tuple(labels)
 
 
 def cli_foldings(foldings: str | None, target_cycles: str | None) -> tuple[FoldValue, ...] | None:

@@ -2,8 +2,9 @@
 
 train (if no checkpoint) -> export + check -> compile (hls4ml, backend qflow-rtl; integer network == QONNX)
 -> simulate (Verilator: whole test split with random stalls, every output compared with ``==``; no-stall run
-for cycles/inference and latency) -> cross-check (hls4ml Vitis C-simulation, three-way) -> estimate (Yosys,
-NAND2 equivalents, energy) -> implement (ECP5 place and route: Fmax, utilisation, bitstream; unless ``pnr`` is
+for cycles/inference and latency) -> cross-check (hls4ml Vitis C-simulation, three-way; only when asked:
+``skip_hls=False``, ``qflow synth --hls``) -> estimate (Yosys per block and cached, Xilinx and NAND2 side by side;
+energy) -> implement (ECP5 place and route: Fmax, utilisation, bitstream; unless ``pnr`` is
 ``None``) -> report. Each stage writes its own artefact and can be re-run alone
 (``qflow compile|simulate|estimate|report``); this function only runs them in order.
 """
@@ -20,7 +21,7 @@ from flow.errors import QflowError
 from flow.stages.artefacts import build_lock, require, up_to_date
 from flow.stages.compile import compile_options, compile_target
 from flow.stages.crosscheck import crosscheck_target
-from flow.stages.estimate import estimate_target
+from flow.stages.estimate import estimate_target, synth_options
 from flow.stages.implement import PnrOptions, implement_target
 from flow.stages.progress import Progress
 from flow.stages.report import failed_checks, report_build
@@ -47,8 +48,9 @@ def summary_line(report: dict, root) -> str:
 
 
 def _estimate_steps(skip_yosys: bool, skip_asic: bool, activity: int) -> int:
-    """Progress lines of the estimate stage: Yosys, the NAND2 synthesis, the activity run (when they run)."""
-    return (0 if skip_yosys else (1 if skip_asic else 2)) + (1 if activity > 0 else 0)
+    """Progress lines of the estimate stage: Yosys (one line: the Xilinx and the NAND2 synthesis run side by
+    side, ``skip_asic`` or not), the activity run (when they run)."""
+    return (0 if skip_yosys else 1) + (1 if activity > 0 else 0)
 
 
 #: Progress lines of the implement stage: synth_ecp5, nextpnr-ecp5, ecppack.
@@ -85,9 +87,10 @@ def _train_and_export(target: Target, bar: Progress, reuse_checkpoint: bool) -> 
 
 
 def synth(model: str, progress: bool = True, skip_yosys: bool = False, stall_percent: int = STALL_PERCENT,
-          folding: Folding | str | int | None = None, skip_hls: bool = False, skip_asic: bool = False,
+          folding: Folding | str | int | None = None, skip_hls: bool = True, skip_asic: bool = False,
           activity: int = 0, inputs: Path | None = None, reuse_checkpoint: bool = False,
-          pnr: PnrOptions | None = None) -> int:
+          pnr: PnrOptions | None = None, whole_design: bool = False,
+          pipeline: str | int | None = None) -> int:
     """Run the whole flow for a recipe name/path or a QONNX file; return 0 when every check passes.
 
     ``folding``: ``"parallel"``, ``"folded"``, a target in cycles per inference or a :class:`Folding`
@@ -98,21 +101,24 @@ def synth(model: str, progress: bool = True, skip_yosys: bool = False, stall_per
     inputs (:mod:`flow.estimate.activity`). A recipe whose file changed since its checkpoint was trained is
     trained again, unless ``reuse_checkpoint``. ``pnr``: place and route with these options (``qflow
     implement``; ``None``, the library's default, or ``skip_yosys``: not run; the CLI passes options unless
-    ``--no-pnr``).
+    ``--no-pnr``). ``skip_hls``: no hls4ml Vitis C-simulation cross-check (the default; ``False``: run it,
+    ``qflow synth --hls``). ``whole_design``: Yosys on the whole design in one run per flavour instead of per
+    block with the cache (:func:`flow.rtl.yosys_blocks.synthesize`). ``pipeline``: the matrix-vector units'
+    register stages (``"none"``, ``"auto"``, a fan-in; default the recipe's, :mod:`flow.compile.pipeline`).
     Raises :class:`QflowError` naming the checks that found differing outputs.
     """
     target = resolve(model)
-    fold = target.folding(folding)  # a bad folding is refused before anything runs
+    fold = target.folding(folding, pipeline)  # a bad folding or pipeline is refused before anything runs
     with build_lock(target.paths.root):
         bar = Progress(target.name, _steps(target, skip_yosys, skip_hls, skip_asic, activity, pnr), enabled=progress)
         _train_and_export(target, bar, reuse_checkpoint)
         return _run_stages(target, fold, bar, skip_yosys, stall_percent, skip_hls, skip_asic, activity, inputs,
-                           None if skip_yosys else pnr)
+                           None if skip_yosys else pnr, whole_design)
 
 
 def _run_stages(target: Target, fold: Folding, bar: Progress, skip_yosys: bool, stall_percent: int,
                 skip_hls: bool, skip_asic: bool, activity: int, inputs: Path | None,
-                pnr: PnrOptions | None = None) -> int:
+                pnr: PnrOptions | None = None, whole_design: bool = False) -> int:
     """The hardware stages of :func:`synth`, in order, with one progress line per step. A stage whose artefact
     is fresh and was made with the same options is skipped (its line says so)."""
     root = target.paths.root
@@ -131,14 +137,14 @@ def _run_stages(target: Target, fold: Folding, bar: Progress, skip_yosys: bool, 
     if not skip_hls:
         stage(f"hls4ml Vitis C-simulation of {sim['vectors']} inferences (three-way comparison)", "three_way.json",
               "crosscheck", {"hls_settings": target.hls_settings}, lambda: crosscheck_target(target))
-    synth_done = up_to_date(root, "synth.json", "estimate", {"asic": not skip_asic}) if not skip_yosys \
-        else not (root / "synth.json").exists()
+    synth_done = up_to_date(root, "synth.json", "estimate", synth_options(not skip_asic, whole_design)) \
+        if not skip_yosys else not (root / "synth.json").exists()
     if synth_done and up_to_date(root, "energy.json", "estimate", {"activity": activity}):
         for _ in range(_estimate_steps(skip_yosys, skip_asic, activity)):
             bar.run("estimate (up to date, skipped)", lambda: None)
     else:
         estimate_target(target, yosys=not skip_yosys, asic=not skip_asic, activity=activity,
-                        step=lambda name, fn: bar.run(name, fn))
+                        step=lambda name, fn: bar.run(name, fn), whole_design=whole_design)
     if pnr is not None:
         if up_to_date(root, "implement.json", "implement", pnr.as_dict()):
             for _ in range(IMPLEMENT_STEPS):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flow.compile.folding import Folding
+from flow.compile.pipeline import DEFAULT_PIPELINE
 from flow.paths import RecipePaths, recipe_paths
 from flow.recipe import Recipe, load_recipe
 
@@ -35,12 +36,19 @@ class Target:
     def clock_mhz(self) -> float:
         return self.recipe.hardware.clock_mhz if self.recipe is not None else 200.0
 
-    def folding(self, override: object = None) -> Folding:
+    @property
+    def prune(self) -> bool:
+        """Whether the compile stage removes the channels structured pruning left dead (on for a QONNX file)."""
+        return self.recipe.hardware.prune if self.recipe is not None else True
+
+    def folding(self, override: object = None, pipeline: object = None) -> Folding:
         """``override`` (a user's folding) or the recipe's default; ``"folded"`` for a QONNX file (as for recipes:
-        fully parallel designs of real networks take Yosys far longer)."""
+        fully parallel designs of real networks take Yosys far longer). ``pipeline``: the register stages
+        (``None``: the recipe's; :data:`~flow.compile.pipeline.DEFAULT_PIPELINE` for a QONNX file)."""
         if self.recipe is not None:
-            return self.recipe.hardware.folding(override)
-        return Folding.parse("folded" if override is None else override)
+            return self.recipe.hardware.folding(override, pipeline)
+        return Folding.parse("folded" if override is None else override, None,
+                             DEFAULT_PIPELINE if pipeline is None else pipeline)
 
     @property
     def hls_settings(self) -> dict:

@@ -29,7 +29,9 @@
 //                data leaves the RAM in one cycle and reaches the logic in the next) and the input word;
 //   FANIN >= 2 : (FANIN < SIMD) the SIMD-wide sum is a tree of FANIN-input sums with a register after each
 //                level but the last (hw/mvau/mvau_tree.v): TREE_REGS = ceil(log_FANIN(SIMD)) - 1 stages.
-//   FANIN = 0 (or >= SIMD): the whole sum in the accumulate cycle (mvau_dot).
+//   TERM_REG=1 : (with FANIN >= 2, SIMD > 1) every term registered before the tree (a product on a DSP slice
+//                gets a cycle of its own): one more stage.
+//   FANIN = 0 (or >= SIMD without TERM_REG): the whole sum in the accumulate cycle (mvau_dot).
 // The control flags follow the data through the same number of registers, and the output queue is deep
 // enough (QD) for the extra beats in flight, so the credit rule still never stalls the pipeline.
 //
@@ -50,6 +52,7 @@ module mvau #(
     parameter integer ACC_BITS  = 16,
     parameter integer IN_REG    = 0,
     parameter integer FANIN     = 0,
+    parameter integer TERM_REG  = 0,
     parameter         WEIGHT_FILE = "weights.mem"
 ) (
     input  wire                     clk,
@@ -90,11 +93,11 @@ module mvau #(
 
     // register stages (see the header): the tree's levels as in mvau_tree.v
     function integer tree_regs;
-        input integer simd, fanin;
+        input integer simd, fanin, term_reg;
         integer n, r;
         begin
             n = simd;
-            r = 0;
+            r = (fanin >= 2 && term_reg != 0 && simd > 1) ? 1 : 0;  // the terms' own register
             if (fanin >= 2) begin
                 while (n > fanin) begin  // terminates: n shrinks by a factor >= 2 per level
                     n = (n + fanin - 1) / fanin;
@@ -105,8 +108,8 @@ module mvau #(
         end
     endfunction
 
-    localparam integer PIPED = (FANIN >= 2 && FANIN < SIMD) ? 1 : 0;
-    localparam integer E     = (IN_REG != 0 ? 1 : 0) + tree_regs(SIMD, FANIN);
+    localparam integer PIPED = (FANIN >= 2 && (FANIN < SIMD || (TERM_REG != 0 && SIMD > 1))) ? 1 : 0;
+    localparam integer E     = (IN_REG != 0 ? 1 : 0) + tree_regs(SIMD, FANIN, TERM_REG);
     // output queue: beats in flight from issue to queue read are 2 + E, so QD >= E + 3 keeps the credit
     // rule from ever holding an issue (4 = the original depth, enough for E <= 1)
     localparam integer QD    = (E <= 1) ? 4 : (1 << $clog2(E + 3));
@@ -121,9 +124,11 @@ module mvau #(
                 $finish;
             end
         end
-        if (FANIN == 1 || FANIN < 0 || (IN_REG != 0 && IN_REG != 1)) begin : g_bad_pipe
+        if (FANIN == 1 || FANIN < 0 || (IN_REG != 0 && IN_REG != 1) || (TERM_REG != 0 && (TERM_REG != 1 || FANIN < 2)))
+        begin : g_bad_pipe
             initial begin
-                $display("ERROR: mvau: FANIN=%0d IN_REG=%0d, expected FANIN 0 or >= 2 and IN_REG 0 or 1", FANIN, IN_REG);
+                $display("ERROR: mvau: FANIN=%0d IN_REG=%0d TERM_REG=%0d, expected FANIN 0 or >= 2, IN_REG 0 or 1, TERM_REG 0 or 1 (1 needs FANIN >= 2)",
+                         FANIN, IN_REG, TERM_REG);
                 $finish;
             end
         end
@@ -290,7 +295,7 @@ module mvau #(
             if (PIPED != 0) begin : g_tree
                 mvau_tree #(
                     .SIMD(SIMD), .MODE(MODE), .IN_BITS(IN_BITS), .IN_SIGNED(IN_SIGNED), .W_BITS(W_BITS),
-                    .ACC_BITS(ACC_BITS), .FANIN(FANIN)
+                    .ACC_BITS(ACC_BITS), .FANIN(FANIN), .TERM_REG(TERM_REG)
                 ) u_dot (
                     .clk(clk),
                     .x(xa),

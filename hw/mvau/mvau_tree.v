@@ -10,9 +10,13 @@
 // terms), and the depth of the whole SIMD-wide tree no longer sets the clock. The registers run every cycle
 // (no enable): the caller delays its valid/first/last flags by LEVELS-1 cycles (see mvau.v).
 //
-// Widths: a sum of FANIN values of w bits needs w + clog2(FANIN) bits, so level l holds TS + clog2(FANIN)*(l+1)
-// bits (TS: the term width, 2 for an XNOR hit so it stays positive), at most ACC_BITS (from there on the sums
-// wrap mod 2^ACC_BITS, like mvau_dot's). Needs 2 <= FANIN < SIMD (the caller uses mvau_dot otherwise).
+// TERM_REG = 1: level 0 is one lane per group (every term registered on its own: a product on a DSP slice
+// leaves it through a register), the FANIN-ary levels follow.
+//
+// Widths: a sum of FANIN values of w bits needs w + clog2(FANIN) bits, so level l holds TS + clog2(G0) +
+// clog2(FANIN)*l bits (TS: the term width, 2 for an XNOR hit so it stays positive; G0: level 0's group
+// size), at most ACC_BITS (from there on the sums wrap mod 2^ACC_BITS, like mvau_dot's). Needs FANIN >= 2 and
+// FANIN < SIMD or TERM_REG with SIMD > 1 (the caller uses mvau_dot otherwise).
 module mvau_tree #(
     parameter integer SIMD      = 16,
     parameter integer MODE      = 1,
@@ -20,39 +24,41 @@ module mvau_tree #(
     parameter integer IN_SIGNED = 0,
     parameter integer W_BITS    = 4,
     parameter integer ACC_BITS  = 16,
-    parameter integer FANIN     = 4
+    parameter integer FANIN     = 4,
+    parameter integer TERM_REG  = 0
 ) (
     input  wire                    clk,
     input  wire [SIMD*IN_BITS-1:0] x,
     input  wire [SIMD*W_BITS-1:0]  w,
     output wire [ACC_BITS-1:0]     dot
 );
-    function integer imin;
+    function integer tree_imin;
         input integer a, b;
         begin
-            imin = (a < b) ? a : b;
+            tree_imin = (a < b) ? a : b;
         end
     endfunction
 
-    function integer imax;
+    function integer tree_imax;
         input integer a, b;
         begin
-            imax = (a > b) ? a : b;
+            tree_imax = (a > b) ? a : b;
         end
     endfunction
 
     // the term width of mvau_dot (TW there); an XNOR hit (0/1) counts as a 2-bit signed value
-    localparam integer EXT = imax((IN_SIGNED != 0) ? IN_BITS : IN_BITS + 1, W_BITS);
+    localparam integer EXT = tree_imax((IN_SIGNED != 0) ? IN_BITS : IN_BITS + 1, W_BITS);
     localparam integer TS  = (MODE == 0) ? 2 : (MODE == 1) ? IN_BITS + W_BITS : (MODE == 2) ? IN_BITS + 1
                            : (MODE == 4) ? W_BITS + 1 : EXT + 1;
     localparam integer GB  = $clog2(FANIN);
+    localparam integer G0  = (TERM_REG != 0) ? 1 : FANIN;  // lanes per level-0 group
 
     function integer n_at;  // results of level l (level -1: the SIMD lanes)
         input integer l;
         integer k, n;
         begin
             n = SIMD;
-            for (k = 0; k <= l; k = k + 1) n = (n + FANIN - 1) / FANIN;
+            for (k = 0; k <= l; k = k + 1) n = (n + ((k == 0) ? G0 : FANIN) - 1) / ((k == 0) ? G0 : FANIN);
             n_at = n;
         end
     endfunction
@@ -60,7 +66,7 @@ module mvau_tree #(
     function integer w_at;  // bits of one result of level l
         input integer l;
         begin
-            w_at = imin(ACC_BITS, TS + GB * (l + 1));
+            w_at = tree_imin(ACC_BITS, TS + $clog2(G0) + GB * l);
         end
     endfunction
 
@@ -77,9 +83,10 @@ module mvau_tree #(
     localparam integer LEVELS = n_levels(0);
 
     generate
-        if (FANIN < 2 || FANIN >= SIMD) begin : g_bad_fanin
+        if (FANIN < 2 || (FANIN >= SIMD && (TERM_REG == 0 || SIMD < 2))) begin : g_bad_fanin
             initial begin
-                $display("ERROR: mvau_tree: FANIN=%0d, expected 2 <= FANIN < SIMD=%0d", FANIN, SIMD);
+                $display("ERROR: mvau_tree: FANIN=%0d TERM_REG=%0d, expected FANIN >= 2 and FANIN < SIMD=%0d or TERM_REG",
+                         FANIN, TERM_REG, SIMD);
                 $finish;
             end
         end
@@ -95,13 +102,13 @@ module mvau_tree #(
 
             if (l == 0) begin : g_terms
                 for (g = 0; g < NO; g = g + 1) begin : g_grp
-                    localparam integer LANES = (g == NO - 1) ? SIMD - (NO - 1) * FANIN : FANIN;
+                    localparam integer LANES = (g == NO - 1) ? SIMD - (NO - 1) * G0 : G0;
                     mvau_dot #(
                         .SIMD(LANES), .MODE(MODE), .IN_BITS(IN_BITS), .IN_SIGNED(IN_SIGNED), .W_BITS(W_BITS),
                         .ACC_BITS(WO)
                     ) u_dot (
-                        .x(x[g*FANIN*IN_BITS +: LANES*IN_BITS]),
-                        .w(w[g*FANIN*W_BITS +: LANES*W_BITS]),
+                        .x(x[g*G0*IN_BITS +: LANES*IN_BITS]),
+                        .w(w[g*G0*W_BITS +: LANES*W_BITS]),
                         .dot(sums[g*WO +: WO])
                     );
                 end

@@ -37,7 +37,8 @@ from flow.blocks.mvau import (
 from sim.lib.axis import assert_beats_equal, check_stream_timing, dut_params, run_stream
 from sim.lib.runner import run_cocotb, sim_build_dir, tb_config
 
-PARAM_NAMES = ("MW", "MH", "PE", "SIMD", "MODE", "IN_BITS", "IN_SIGNED", "W_BITS", "ACC_BITS", "IN_REG", "FANIN")
+PARAM_NAMES = ("MW", "MH", "PE", "SIMD", "MODE", "IN_BITS", "IN_SIGNED", "W_BITS", "ACC_BITS", "IN_REG", "FANIN",
+               "TERM_REG")
 
 
 # ---------------------------------------------------------------------------------------------- cocotb side
@@ -56,6 +57,7 @@ def params_from_dut(dut) -> MvauParams:
         acc_bits=p["ACC_BITS"],
         in_reg=bool(p["IN_REG"]),
         fanin=p["FANIN"],
+        term_reg=bool(p["TERM_REG"]),
     )
     params.validate()
     return params
@@ -140,10 +142,11 @@ def _case(
     vectors: int = 40,
     in_reg: bool = False,
     fanin: int = 0,
+    term_reg: bool = False,
 ):
     params = MvauParams(
         mw=mw, mh=mh, pe=pe, simd=simd, mode=mode, in_bits=in_bits, in_signed=in_signed, w_bits=w_bits, acc_bits=32,
-        in_reg=in_reg, fanin=fanin,
+        in_reg=in_reg, fanin=fanin, term_reg=term_reg,
     )
     return pytest.param(params, vectors, id=name)
 
@@ -173,6 +176,10 @@ CASES = [
     _case("adder_u4w5_16x8_pe2_simd8_f2_inreg", A, 16, 8, 2, 8, in_bits=4, w_bits=5, in_reg=True, fanin=2),
     _case("bipx_w4_20x6_pe2_simd10_f3", BX, 20, 6, 2, 10, w_bits=4, fanin=3),
     _case("mac_u2w2_12x4_pe1_simd4_inreg", M, 12, 4, 1, 4, in_bits=2, w_bits=2, in_reg=True),
+    _case("mac_s4w4_48x6_pe2_simd16_f4_term_inreg", M, 48, 6, 2, 16, in_bits=4, in_signed=True, w_bits=4,
+          in_reg=True, fanin=4, term_reg=True),
+    _case("mac_u4w3_12x4_full_f4_term", M, 12, 4, 4, 12, in_bits=4, w_bits=3, fanin=4, term_reg=True),
+    _case("mac_u3w3_9x3_pe3_simd3_f4_term", M, 9, 3, 3, 3, in_bits=3, w_bits=3, fanin=4, term_reg=True),
 ]
 
 

@@ -11,6 +11,7 @@ import pytest
 from flow.blocks.axis_dwc import DwcParams
 from flow.blocks.axis_fifo import AxisFifoParams
 from flow.blocks.axis_fork import AxisForkParams
+from flow.blocks.cmvm import CmvmParams
 from flow.blocks.eltwise_add import EltwiseAddParams
 from flow.blocks.gap import GapParams
 from flow.blocks.maxpool import MaxpoolParams
@@ -38,6 +39,8 @@ EXAMPLE_PARAMS = {
     "skid_buffer": SkidBufferParams(width=8),
     "axis_fork": AxisForkParams(width=8),
     "vvau": VvauParams(ch=6, k2=9, simd=3, mode=MvauMode.MAC, in_bits=4, in_signed=False, w_bits=4, acc_bits=12),
+    "cmvm": CmvmParams(mw=4, mh=2, mode=MvauMode.MAC, in_bits=4, in_signed=False, w_bits=3, acc_bits=10, levels=0,
+                       stages=1, module="cmvm_example"),
     "eltwise_add": EltwiseAddParams(elems=2, a_bits=4, a_signed=True, a_shift=1, b_bits=4, b_signed=False, b_shift=0),
 }
 
