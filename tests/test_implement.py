@@ -7,7 +7,6 @@ import json
 import pytest
 from torch import nn
 
-from flow.compile.folding import Folding
 from flow.export import export_qonnx
 from flow.qat import QAct, QLinear, seed_everything
 from flow.rtl.nextpnr import (
@@ -159,7 +158,7 @@ def tiny_build(tmp_path_factory):
     path = tmp_path_factory.mktemp("model") / "tiny_pnr.onnx"
     export_qonnx(model, (32,), path)
     target = resolve(path)
-    compile_target(target, Folding.parse("folded"))
+    compile_target(target, target.folding())  # the default a later `synth` run uses: "folded", pipeline "auto"
     simulate_target(target, STALL_PERCENT)
     yield target
     mp.undo()
