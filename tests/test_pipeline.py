@@ -60,7 +60,7 @@ def test_tree_registers_are_the_levels_of_the_fanin_ary_tree_minus_one(simd, fan
     p = _params(simd=simd, mw=simd * 2, fanin=fanin)
     assert p.tree_regs == regs
     assert len(tree_levels(p)) == regs
-    if fanin and simd > 1:  # the products' register is one more, holding every term
+    if fanin:  # the products' register is one more, holding every term
         t = _params(simd=simd, mw=simd * 2, fanin=fanin, term_reg=True, mode=MvauMode.MAC)
         assert t.tree_regs == regs + 1 and tree_levels(t)[0] == (simd, 8)
 
@@ -91,7 +91,7 @@ def test_the_flip_flop_estimate_counts_the_stage_registers():
     (MvauMode.MAC, 64, 1, (False, AUTO_FANIN, True)),  # products registered before the tree
     (MvauMode.XNOR, 4, 16, (True, 0, False)),  # no more lanes than the fan-in: no tree registers
     (MvauMode.MAC, 4, 16, (True, AUTO_FANIN, True)),  # ... but the products' own register
-    (MvauMode.MAC, 1, 16, (True, 0, False)),  # one lane: no tree at all
+    (MvauMode.MAC, 1, 16, (True, AUTO_FANIN, True)),  # one lane: its product registered all the same
 ])
 def test_auto_registers_block_ram_weights_and_wide_sums(mode, simd, depth_words, expected):
     class Unit:  # what stages_for reads of a MatVec

@@ -64,10 +64,10 @@ class MvauParams:
     @property
     def tree_regs(self) -> int:
         """Register stages inside the SIMD-wide sum: ``ceil(log_fanin(SIMD)) - 1`` (0 when not pipelined), + 1
-        for the terms' own register (``term_reg``, ``SIMD > 1``)."""
+        for the terms' own register (``term_reg``)."""
         if self.fanin < 2:
             return 0
-        n, regs = self.simd, int(self.term_reg and self.simd > 1)
+        n, regs = self.simd, int(self.term_reg)
         while n > self.fanin:
             n = -(-n // self.fanin)
             regs += 1

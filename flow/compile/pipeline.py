@@ -87,5 +87,5 @@ class Pipeline:
             return False, 0, False
         in_reg = layer.params.weight_depth > 1
         fanin = self.fanin if self.mode == "fanin" else AUTO_FANIN
-        term_reg = layer.params.mode.name == "MAC" and layer.simd > 1
+        term_reg = layer.params.mode.name == "MAC"
         return in_reg, (fanin if fanin < layer.simd or term_reg else 0), term_reg

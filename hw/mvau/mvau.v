@@ -29,8 +29,8 @@
 //                data leaves the RAM in one cycle and reaches the logic in the next) and the input word;
 //   FANIN >= 2 : (FANIN < SIMD) the SIMD-wide sum is a tree of FANIN-input sums with a register after each
 //                level but the last (hw/mvau/mvau_tree.v): TREE_REGS = ceil(log_FANIN(SIMD)) - 1 stages.
-//   TERM_REG=1 : (with FANIN >= 2, SIMD > 1) every term registered before the tree (a product on a DSP slice
-//                gets a cycle of its own): one more stage.
+//   TERM_REG=1 : (with FANIN >= 2) every term registered before the tree (a product on a DSP slice gets a
+//                cycle of its own, also with one lane): one more stage.
 //   FANIN = 0 (or >= SIMD without TERM_REG): the whole sum in the accumulate cycle (mvau_dot).
 // The control flags follow the data through the same number of registers, and the output queue is deep
 // enough (QD) for the extra beats in flight, so the credit rule still never stalls the pipeline.
@@ -97,7 +97,7 @@ module mvau #(
         integer n, r;
         begin
             n = simd;
-            r = (fanin >= 2 && term_reg != 0 && simd > 1) ? 1 : 0;  // the terms' own register
+            r = (fanin >= 2 && term_reg != 0) ? 1 : 0;  // the terms' own register
             if (fanin >= 2) begin
                 while (n > fanin) begin  // terminates: n shrinks by a factor >= 2 per level
                     n = (n + fanin - 1) / fanin;
@@ -108,7 +108,7 @@ module mvau #(
         end
     endfunction
 
-    localparam integer PIPED = (FANIN >= 2 && (FANIN < SIMD || (TERM_REG != 0 && SIMD > 1))) ? 1 : 0;
+    localparam integer PIPED = (FANIN >= 2 && (FANIN < SIMD || TERM_REG != 0)) ? 1 : 0;
     localparam integer E     = (IN_REG != 0 ? 1 : 0) + tree_regs(SIMD, FANIN, TERM_REG);
     // output queue: beats in flight from issue to queue read are 2 + E, so QD >= E + 3 keeps the credit
     // rule from ever holding an issue (4 = the original depth, enough for E <= 1)

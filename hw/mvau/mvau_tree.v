@@ -11,12 +11,12 @@
 // (no enable): the caller delays its valid/first/last flags by LEVELS-1 cycles (see mvau.v).
 //
 // TERM_REG = 1: level 0 is one lane per group (every term registered on its own: a product on a DSP slice
-// leaves it through a register), the FANIN-ary levels follow.
+// leaves it through a register), the FANIN-ary levels follow (at least one, also for a single lane).
 //
 // Widths: a sum of FANIN values of w bits needs w + clog2(FANIN) bits, so level l holds TS + clog2(G0) +
 // clog2(FANIN)*l bits (TS: the term width, 2 for an XNOR hit so it stays positive; G0: level 0's group
 // size), at most ACC_BITS (from there on the sums wrap mod 2^ACC_BITS, like mvau_dot's). Needs FANIN >= 2 and
-// FANIN < SIMD or TERM_REG with SIMD > 1 (the caller uses mvau_dot otherwise).
+// FANIN < SIMD or TERM_REG (the caller uses mvau_dot otherwise).
 module mvau_tree #(
     parameter integer SIMD      = 16,
     parameter integer MODE      = 1,
@@ -74,7 +74,7 @@ module mvau_tree #(
         input integer dummy;
         integer l, n;
         begin
-            n = 1;
+            n = (TERM_REG != 0) ? 2 : 1;  // the terms' register needs a level after it
             for (l = 0; l < 64; l = l + 1) if (n_at(l) > 1) n = l + 2;
             n_levels = n + 0 * dummy;
         end
@@ -83,7 +83,7 @@ module mvau_tree #(
     localparam integer LEVELS = n_levels(0);
 
     generate
-        if (FANIN < 2 || (FANIN >= SIMD && (TERM_REG == 0 || SIMD < 2))) begin : g_bad_fanin
+        if (FANIN < 2 || (FANIN >= SIMD && TERM_REG == 0)) begin : g_bad_fanin
             initial begin
                 $display("ERROR: mvau_tree: FANIN=%0d TERM_REG=%0d, expected FANIN >= 2 and FANIN < SIMD=%0d or TERM_REG",
                          FANIN, TERM_REG, SIMD);

@@ -180,6 +180,8 @@ CASES = [
           in_reg=True, fanin=4, term_reg=True),
     _case("mac_u4w3_12x4_full_f4_term", M, 12, 4, 4, 12, in_bits=4, w_bits=3, fanin=4, term_reg=True),
     _case("mac_u3w3_9x3_pe3_simd3_f4_term", M, 9, 3, 3, 3, in_bits=3, w_bits=3, fanin=4, term_reg=True),
+    _case("mac_s4w4_6x4_pe2_simd1_f4_term_inreg", M, 6, 4, 2, 1, in_bits=4, in_signed=True, w_bits=4, fanin=4,
+          term_reg=True, in_reg=True),
 ]
 
 
