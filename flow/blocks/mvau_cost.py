@@ -231,8 +231,8 @@ def estimate_resources(params: MvauParams, weights: np.ndarray | None = None) ->
     the accumulator is dead), fold counters, ROM address, 9 queue pointers, valid, first/last flags
     (``SF > 1``), a one-word input buffer, + 2 (observed on the calibration points; exact to +-2 on all of
     them except where Yosys trims logic that the weights make constant), + the register stages
-    (:func:`stage_flip_flops`). The LUT features do not model the register stages' extra adders (see
-    BENCHMARKS.md, issue 20, for the measured difference).
+    (:func:`stage_flip_flops`). The LUT features do not model the register stages (measured: LUTs do not grow
+    with them, ``bench/pipeline_estimates.py`` and BENCHMARKS.md, issue 20).
     """
 
     params.validate()
