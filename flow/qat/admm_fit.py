@@ -19,7 +19,7 @@ from torch import nn
 
 from flow.qat.admm import AdmmConfig, AdmmResult, Constraint, admm_train, binary_twin
 from flow.qat.data import Dataset
-from flow.qat.train import TrainConfig, evaluate, seed_everything, train
+from flow.qat.train import TrainConfig, evaluate, pretrain, seed_everything
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +79,7 @@ def fit_admm(model: nn.Module, dataset: Dataset, plan: AdmmPlan, seed: int, prog
     config = replace(plan.config, seed=seed)
     seed_everything(seed, config.threads)
     twin = plan.twin()
-    pre_epochs = 0
-    if plan.pretrain is not None and plan.pretrain.epochs > 0:
-        pre = train(twin, dataset, replace(plan.pretrain, seed=seed), progress=progress)
-        pre_epochs = pre.epochs
-        log.info("ADMM pretraining: %d epochs, test accuracy %.4f", pre.epochs, pre.test_accuracy)
+    pre_epochs = pretrain(twin, dataset, plan.pretrain, seed, progress, "ADMM pretraining")
     result = admm_train(twin, dataset, plan.constraints, config)
     model.load_state_dict(binary_twin(twin, rescale_output=plan.rescale_output).state_dict())
     result.epochs += pre_epochs

@@ -31,7 +31,7 @@ from torch import nn
 
 from flow.errors import QuantSpecError
 from flow.qat.data import Dataset
-from flow.qat.train import TrainConfig, TrainResult, evaluate, seed_everything, train
+from flow.qat.train import TrainConfig, TrainResult, evaluate, pretrain, seed_everything, train
 
 __all__ = ["CRITERIA", "FilterMasks", "FilterPrune", "PrunePlan", "capped", "fit_pruned", "select_filters"]
 
@@ -177,11 +177,7 @@ def fit_pruned(model: nn.Module, dataset: Dataset, plan: PrunePlan, seed: int, p
     ``model`` is trained in place and ends with those filters' weights exactly 0. Accuracies are of the final
     model; ``epochs``/``seconds`` cover both phases; the kept filters per layer are logged."""
     start = time.perf_counter()
-    pre_epochs = 0
-    if plan.pretrain is not None and plan.pretrain.epochs > 0:
-        pre = train(model, dataset, replace(plan.pretrain, seed=seed), progress=progress)
-        pre_epochs = pre.epochs
-        log.info("dense training: %d epochs, test accuracy %.4f", pre.epochs, pre.test_accuracy)
+    pre_epochs = pretrain(model, dataset, plan.pretrain, seed, progress, "dense training")
     seed_everything(seed, plan.finetune.threads)
     rng = np.random.default_rng(seed)
     x = dataset.train.x[np.sort(rng.choice(len(dataset.train), min(plan.samples, len(dataset.train)), replace=False))]

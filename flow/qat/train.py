@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -190,6 +190,18 @@ def train(
         seconds=seconds,
         history=history,
     )
+
+
+def pretrain(model: nn.Module, dataset: Dataset, config: TrainConfig | None, seed: int, progress: bool,
+             what: str) -> int:
+    """The optional dense training before a compression method (ADMM, filter pruning): :func:`train` with
+    ``config`` at ``seed`` when it has epochs; returns the epochs run (0 when skipped) and logs the accuracy
+    under ``what``."""
+    if config is None or config.epochs <= 0:
+        return 0
+    result = train(model, dataset, replace(config, seed=seed), progress=progress)
+    log.info("%s: %d epochs, test accuracy %.4f", what, result.epochs, result.test_accuracy)
+    return result.epochs
 
 
 def save_checkpoint(model: nn.Module, path: str | Path, meta: dict | None = None) -> Path:
