@@ -10,9 +10,11 @@ constant per output. ADDER (``-sum |x - w|``) is not linear and stays an ``mvau`
 
 Hardware (generated per layer, :mod:`flow.blocks.cmvm_verilog`; control in ``hw/cmvm/cmvm.v``): an input
 register, the adder graph (:mod:`flow.blocks.cmvm_graph`) cut into ``stages`` by a register every ``levels``
-adder levels, an output register slice. One vector per cycle; a vector accepted in cycle ``t`` is valid at the
-output in cycle ``t + stages + 1``. The stage count depends on the solution, so the layer's parameters carry
-it (:func:`layer_params` solves, cached in memory and on disk by the weights' hash).
+adder levels, an output register, and the spare register and multiplexer that keep ``s_axis_tready``
+registered, on the narrower side of the layer (:attr:`CmvmParams.skid_in`). One vector per cycle; a vector
+accepted in cycle ``t`` is valid at the output in cycle ``t + stages + 1``. The stage count depends on the
+solution, so the layer's parameters carry it (:func:`layer_params` solves, cached in memory and on disk by
+the weights' hash).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import numpy as np
 
 from flow.blocks import mvau
 from flow.blocks.cmvm_graph import AdderGraph, from_da4ml
-from flow.blocks.cmvm_verilog import emit_layer, node_stages
+from flow.blocks.cmvm_verilog import emit_layer, node_stages, skid_on_input
 from flow.blocks.cost import OpEnergy, Resources, add_pj, carry4
 from flow.blocks.mvau_params import MvauMode, MvauParams, check_w
 from flow.blocks.spec import BlockSpec, Stream, accept_times
@@ -56,7 +58,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Verilog files the block needs besides its generated module (``hw/cmvm/cmvm.v``: input register, pipeline
-#: enable, output slice, instantiated by the generated module).
+#: enable, register slice, instantiated by the generated module).
 HW_SOURCES = (HW_ROOT / "cmvm" / "cmvm.v", HW_ROOT / "axis" / "skid_buffer.v")
 #: The modes a constant multiplier computes (ADDER is not linear in x).
 MODES = (MvauMode.XNOR, MvauMode.MAC, MvauMode.BIPOLAR_W, MvauMode.BIPOLAR_X)
@@ -131,6 +133,16 @@ class CmvmParams:
                 raise ValueError(f"cmvm: {name} expected an integer >= {least}, got {v!r}")
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.module or ""):
             raise ValueError(f"cmvm: module expected a Verilog identifier, got {self.module!r}")
+
+    @property
+    def skid_in(self) -> bool:
+        """The register slice sits before the input register (the input side is the narrower)."""
+        return skid_on_input(self.mw * self.in_bits, self.mh * self.acc_bits)
+
+    @property
+    def slice_bits(self) -> int:
+        """Bits of the register slice's multiplexer: the narrower side's width."""
+        return min(self.mw * self.in_bits, self.mh * self.acc_bits)
 
     def verilog_parameters(self) -> dict[str, int | str]:
         self.validate()
@@ -266,7 +278,7 @@ def verilog(params: CmvmParams, W: np.ndarray, comment: str = "") -> str:
 
 # ---------------------------------------------------------------------------------------------- timing
 def latency_cycles(params: CmvmParams) -> int:
-    """Input beat accepted -> output beat valid, no stalls: the input register, the stages, the output slice."""
+    """Input beat accepted -> output beat valid, no stalls: the input register, the stages, the output register."""
     return params.stages + 1
 
 
@@ -277,7 +289,7 @@ def output_times(params: CmvmParams, valid: list[int]) -> list[int]:
 
 # ---------------------------------------------------------------------------------------------- cost
 #: LUTs per carry-chain bit of a two-operand adder (one LUT6 per bit feeding CARRY4, fewer where an operand bit
-#: is a constant or a sign copy) and per output bit of the output register slice (its input multiplexer), and the
+#: is a constant or a sign copy) and per bit of the register slice (its multiplexer, on the narrower side), and the
 #: CARRY4 cells Yosys keeps of ``ceil(bits/4)`` per adder: fitted to Yosys ``synth_xilinx`` on the first layers of
 #: mlp_w4a4_digits (14,283 adder bits: 13,393 LUT, 3,227 CARRY4) and lenet5_w4a4 (1,386: 1,340 LUT, 345 CARRY4),
 #: BENCHMARKS.md, issue 19.
@@ -317,14 +329,14 @@ def graph_costs(g: AdderGraph, params: CmvmParams) -> dict[str, int]:
 def estimate_resources(params: CmvmParams, weights: np.ndarray | None = None) -> Resources:
     """Xilinx cells from the solution's adders: :data:`LUT_PER_ADDER_BIT` per carry-chain bit of every adder (the
     low bits that pass through cost nothing) and :data:`CARRY4_KEPT` of its CARRY4 cells, an ``ACC_BITS`` adder
-    for each output that needs a negation or an offset, the output slice's multiplexer (one LUT per bit);
-    flip-flops: the input register, the values
-    crossing each stage boundary, the output slice (two registers) and the valid bits. ``weights`` ``None``:
+    for each output that needs a negation or an offset, the register slice's multiplexer (one LUT per bit of the
+    narrower side, where it sits); flip-flops: the input register, the values crossing each stage boundary, the
+    output register, the slice's spare register and the valid bits. ``weights`` ``None``:
     the counts the parameters carry (from :func:`layer_params`'s solution)."""
     c = params.costs if weights is None else graph_costs(params_graph(weights, params), params)
-    out_bits = params.mh * params.acc_bits
-    lut = LUT_PER_ADDER_BIT * c["adder_bits"] + LUT_PER_SLICE_BIT * out_bits
-    ff = params.mw * params.in_bits + c["register_bits"] + 2 * out_bits + params.stages + 1
+    in_bits, out_bits = params.mw * params.in_bits, params.mh * params.acc_bits
+    lut = LUT_PER_ADDER_BIT * c["adder_bits"] + LUT_PER_SLICE_BIT * params.slice_bits
+    ff = in_bits + c["register_bits"] + out_bits + params.slice_bits + params.stages + 1
     return Resources(lut=lut, ff=ff, carry4=CARRY4_KEPT * c["carry4"])
 
 
