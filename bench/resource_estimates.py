@@ -20,6 +20,7 @@ one point at a time (a few seconds to a minute each).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -58,6 +59,13 @@ def mv(mw: int, mh: int, pe: int, simd: int, mode: MvauMode, in_bits: int, w_bit
     return MvauParams(mw, mh, pe, simd, mode, in_bits, signed or mode == X, w_bits, acc)
 
 
+def auto(p: MvauParams) -> MvauParams:
+    """``p`` with the register stages of ``--pipeline auto`` (:meth:`flow.compile.pipeline.Pipeline.stages_for`):
+    the ROM word registered once more, fan-in-4 sums with registers, MAC products registered."""
+    mac = p.mode == M
+    return dataclasses.replace(p, in_reg=p.weight_depth > 1, fanin=4 if (p.simd > 4 or mac) else 0, term_reg=mac)
+
+
 def th(c: int, pe: int, in_bits: int, n: int, out_bits: int) -> ThresholdingParams:
     return ThresholdingParams(c=c, pe=pe, in_bits=in_bits, n_thresh=n, out_bits=out_bits, out_bias=0)
 
@@ -88,6 +96,11 @@ CALIBRATION: list[object] = [
     mv(32, 16, 4, 8, B, 4, 1, 10), mv(64, 16, 2, 16, B, 8, 1, 15, signed=True), mv(16, 8, 2, 4, B, 4, 1, 8),
     mv(9, 32, 32, 1, B, 8, 1, 12),
     mv(16, 8, 2, 4, A, 4, 4, 10), mv(32, 16, 4, 8, A, 4, 4, 11),
+    # the same units with the register stages of --pipeline auto (the default since issue 20)
+    auto(mv(64, 16, 4, 16, X, 1, 1, 8)), auto(mv(128, 32, 2, 32, X, 1, 1, 9)), auto(mv(784, 64, 1, 784, X, 1, 1, 11)),
+    auto(mv(256, 32, 1, 128, X, 1, 1, 10)), auto(mv(128, 128, 2, 32, X, 1, 1, 9)), auto(mv(32, 16, 4, 8, M, 4, 4, 12)),
+    auto(mv(64, 32, 4, 4, M, 4, 4, 13)), auto(mv(32, 16, 4, 8, B, 4, 1, 10)), auto(mv(32, 16, 4, 8, A, 4, 4, 11)),
+    auto(mv(64, 16, 16, 64, X, 1, 1, 8)), auto(mv(16, 8, 8, 16, M, 4, 4, 12)),
     # MVAU, constant weights (NF*SF == 1)
     mv(32, 8, 8, 32, X, 1, 1, 7), mv(64, 16, 16, 64, X, 1, 1, 8), mv(128, 4, 4, 128, X, 1, 1, 9),
     mv(16, 8, 8, 16, X, 1, 1, 6), mv(16, 8, 8, 16, M, 4, 4, 12), mv(32, 4, 4, 32, M, 4, 4, 13),
@@ -120,6 +133,8 @@ VALIDATION: list[object] = [
     mv(64, 32, 4, 8, M, 4, 4, 12), mv(32, 16, 2, 8, M, 8, 4, 17), mv(16, 4, 4, 16, M, 4, 4, 12),
     mv(64, 32, 4, 8, B, 4, 1, 11), mv(24, 6, 6, 24, B, 6, 1, 12), mv(64, 16, 2, 16, A, 4, 4, 11),
     mv(8, 8, 8, 8, A, 4, 4, 8),
+    auto(mv(64, 32, 4, 16, X, 1, 1, 8)), auto(mv(784, 64, 1, 49, X, 1, 1, 11)), auto(mv(64, 32, 4, 8, M, 4, 4, 12)),
+    auto(mv(64, 32, 4, 8, B, 4, 1, 11)),
     th(32, 4, 12, 15, 4), th(128, 2, 9, 1, 1), th(16, 16, 10, 7, 3), th(64, 4, 8, 3, 2),
     AxisFifoParams(32, 64), AxisFifoParams(48, 256), AxisFifoParams(6, 128), AxisFifoParams(96, 2),
     DwcParams(1, 16, 4), DwcParams(32, 8, 1), DwcParams(4, 6, 2),
@@ -212,11 +227,19 @@ def summary(rows: list[dict[str, Any]], title: str) -> None:
         print(f"| {name} | {len(rs)} | " + " | ".join(cells) + " |")
 
 
-def calibrate(results: dict[str, Any]) -> None:
-    """Refit every coefficient table on CALIBRATION and print it (paste into the block modules)."""
+#: ``--blocks`` names.
+BLOCK_CLASSES: dict[str, type] = {"mvau": MvauParams, "thresholding": ThresholdingParams, "fifo": AxisFifoParams,
+                                  "skid": SkidBufferParams, "dwc": DwcParams, "swg": SwgParams,
+                                  "maxpool": MaxpoolParams, "pad": PadParams}
+
+
+def calibrate(results: dict[str, Any], classes: tuple[type, ...]) -> None:
+    """Refit the coefficient tables of ``classes`` on CALIBRATION and print them (paste into the block modules)."""
     from scipy.optimize import nnls
 
     for cls, module, lut_name, carry_name, carry_fn in FITS:
+        if cls not in classes:
+            continue
         points = [p for p in CALIBRATION if isinstance(p, cls)]
         for target, name, fn in (("LUT", lut_name, module.resource_features), ("CARRY4", carry_name, carry_fn)):
             if not name:
@@ -274,7 +297,15 @@ def main() -> None:
     ap.add_argument("--no-cache", action="store_true", help="synthesize every point again")
     ap.add_argument("--validation-only", action="store_true", help="leave out the calibration table")
     ap.add_argument("--network", type=Path, action="append", default=[], help="a build/<recipe> folder")
+    ap.add_argument("--blocks", default=",".join(BLOCK_CLASSES),
+                    help=f"comma-separated blocks to synthesize and fit (default all: {','.join(BLOCK_CLASSES)})")
     args = ap.parse_args()
+    unknown = sorted(set(args.blocks.split(",")) - set(BLOCK_CLASSES))
+    if unknown:
+        raise SystemExit(f"bench/resource_estimates.py: unknown block(s) {unknown}, expected {list(BLOCK_CLASSES)}")
+    classes = tuple(BLOCK_CLASSES[b] for b in args.blocks.split(","))
+    calibration = [p for p in CALIBRATION if isinstance(p, classes)]
+    validation = [p for p in VALIDATION if isinstance(p, classes)]
     start = time.perf_counter()
     cache = load_cache(not args.no_cache)
     if args.network:
@@ -282,18 +313,18 @@ def main() -> None:
             network(d)
         return
     if args.calibrate:
-        calibrate(synthesized(CALIBRATION, cache))
+        calibrate(synthesized(calibration, cache), classes)
         return
-    points = VALIDATION if args.validation_only else CALIBRATION + VALIDATION
+    points = validation if args.validation_only else calibration + validation
     results = synthesized(points, cache)
     t0 = time.perf_counter()
     for p in points:
         estimate_block(p)
     est_seconds = time.perf_counter() - t0
     if not args.validation_only:
-        summary(table(CALIBRATION, results, "Calibration points (the constants were fitted on these)"),
+        summary(table(calibration, results, "Calibration points (the constants were fitted on these)"),
                 "Calibration points")
-    summary(table(VALIDATION, results, "Validation points (not used for fitting)"), "Validation points")
+    summary(table(validation, results, "Validation points (not used for fitting)"), "Validation points")
     yosys = sum(results[key(p)]["seconds"] for p in points)
     print(f"\n{len(points)} points: Yosys {yosys:.0f} s (when synthesized), estimates {est_seconds:.2f} s; "
           f"this run {time.perf_counter() - start:.0f} s")

@@ -392,3 +392,23 @@ def test_synth_runs_the_hls_csim_only_when_asked():
 def test_a_subprocess_timeout_still_kills_with_a_cancel_event():
     with pytest.raises(subprocess.TimeoutExpired):
         proc.run(["sleep", "30"], timeout=0.5, cancel=threading.Event())
+
+
+def test_a_blocks_counts_include_the_modules_kept_inside_it():
+    """A block whose ROM Yosys kept as a module of its own (``qflow_rom``) is counted with the ROM's cells, as
+    many times as it instantiates it; the design totals are Yosys' own."""
+    from flow.rtl.yosys import _summaries
+
+    rom = "$paramod$abc\\qflow_rom"
+    stat = {
+        "design": {"num_cells_by_type": {"LUT6": 14, "FDRE": 10, "MUXF7": 4}},
+        "modules": {
+            rom: {"num_cells_by_type": {"LUT6": 4, "MUXF7": 2, "FDRE": 2}},
+            "$paramod$def\\mvau": {"num_cells_by_type": {"LUT6": 6, "FDRE": 6, rom: 2}},
+            "\\qflow_blocks": {"num_cells_by_type": {"$paramod$def\\mvau": 1}},
+        },
+    }
+    totals, modules = _summaries(stat)
+    assert modules["$paramod$def\\mvau"]["LUT"] == 6 + 2 * 4 and modules["$paramod$def\\mvau"]["FF"] == 6 + 2 * 2
+    assert modules["$paramod$def\\mvau"]["MUXF7"] == 4 and modules["\\qflow_blocks"]["LUT"] == 14
+    assert totals["LUT"] == 14 and totals["FF"] == 10

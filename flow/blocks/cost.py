@@ -98,16 +98,16 @@ def mux_luts(n: int) -> int:
     return 0 if n <= 1 else 1 if n <= 4 else math.ceil(n / 4)
 
 
-#: Words per LUT of a logic ROM column, as ABC maps the ROMs of these blocks: measured with the MVAU
-#: datapath fixed (XNOR, PE=2, SIMD=32) and only the ROM depth changed, 8 / 16 / 64 / 256 words cost about
-#: 1 / 1 / 5 / 21 LUTs per column -- not the ``ceil(D/64)`` LUT6 of an ideal mux tree.
-ROM_WORDS_PER_LUT = 12
+#: Words per LUT of a logic ROM column: a LUT6 holds 64 words of one bit (MUXF7/MUXF8 join two and four of them
+#: without LUTs). ``hw/mem/qflow_rom.v`` is synthesized as a module of its own, where ABC maps each distinct
+#: column so; flattened into its block it had cost about depth/12 LUTs per column (BENCHMARKS.md, issue 19).
+ROM_WORDS_PER_LUT = 64
 
 
 def rom_column_luts(depth: int) -> float:
     """LUTs of one distinct, non-constant data bit of a ROM of ``depth`` words mapped to logic:
-    ``max(1, depth / ROM_WORDS_PER_LUT)`` (scaled by a fitted coefficient in the block estimates)."""
-    return max(1.0, depth / ROM_WORDS_PER_LUT)
+    ``ceil(depth / ROM_WORDS_PER_LUT)`` (scaled by a fitted coefficient in the block estimates)."""
+    return float(max(1, math.ceil(depth / ROM_WORDS_PER_LUT)))
 
 
 #: Yosys ``memory_libmap`` costs as ``synth_xilinx`` sets them for 7-series (``techlibs/xilinx/

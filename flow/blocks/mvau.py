@@ -77,7 +77,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Verilog files the block needs, in compile order.
-HW_SOURCES = (HW_ROOT / "mvau" / "mvau.v", HW_ROOT / "mvau" / "mvau_dot.v", HW_ROOT / "mvau" / "mvau_tree.v")
+HW_SOURCES = (HW_ROOT / "mvau" / "mvau.v", HW_ROOT / "mvau" / "mvau_dot.v", HW_ROOT / "mvau" / "mvau_tree.v",
+              HW_ROOT / "mem" / "qflow_rom.v")
 
 #: Pipeline depth of ``mvau.v`` without register stages: issue register + stage 1 (terms, tree, accumulate)
 #: -> output queue; :func:`pipeline_cycles` adds the stages of ``in_reg`` and ``fanin``.

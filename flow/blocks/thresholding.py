@@ -59,7 +59,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Verilog files the block needs, in compile order.
-HW_SOURCES = (HW_ROOT / "thresholding" / "thresholding.v", HW_ROOT / "thresholding" / "thresholding_pe.v")
+HW_SOURCES = (HW_ROOT / "thresholding" / "thresholding.v", HW_ROOT / "thresholding" / "thresholding_pe.v",
+              HW_ROOT / "mem" / "qflow_rom.v")
 
 #: Pipeline depth without register stages: issue register + compare/count stage -> output queue (``pipe``
 #: adds its stages: :func:`pipeline_cycles`).
@@ -257,18 +258,18 @@ def latency_cycles(params: ThresholdingParams) -> int:
 # ---------------------------------------------------------------------------------------------- resources
 #: Fitted coefficients of :func:`estimate_resources` (LUT and CARRY4 over :func:`resource_features`).
 THRESHOLDING_LUT_COEFFS: dict[str, float] = {
-    "cmp_const": 0.0,
-    "cmp_var": 0.421,
-    "count": 4.7,
-    "one": 0.0,
-    "rom": 0.871,
+    "cmp_const": 0.031,
+    "cmp_var": 0.695,
+    "count": 4.536,
+    "one": 7.621,
+    "rom": 1.145,
 }
 THRESHOLDING_CARRY4_COEFFS: dict[str, float] = {
-    "cmp_const": 0.076,
-    "cmp_var": 0.077,
-    "count": 0.32,
-    "one": 4.526,
-    "rom": 0.003,
+    "cmp_const": 0.05,
+    "cmp_var": 0.152,
+    "count": 0.565,
+    "one": 3.979,
+    "rom": 0.032,
 }
 
 

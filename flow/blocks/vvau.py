@@ -27,7 +27,7 @@ __all__ = ["HW_SOURCES", "PIPELINE_CYCLES", "SPEC", "VvauParams", "estimate_reso
            "pack_inputs", "pack_weights", "unpack_outputs"]
 
 #: Verilog files the block needs, in compile order.
-HW_SOURCES = (HW_ROOT / "mvau" / "vvau.v", HW_ROOT / "mvau" / "mvau_dot.v")
+HW_SOURCES = (HW_ROOT / "mvau" / "vvau.v", HW_ROOT / "mvau" / "mvau_dot.v", HW_ROOT / "mem" / "qflow_rom.v")
 
 #: A beat accepted in cycle t that ends a channel fold's window makes its output valid in cycle t + 2.
 PIPELINE_CYCLES = 2

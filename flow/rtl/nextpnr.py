@@ -30,7 +30,7 @@ import flow
 from flow import proc
 from flow.errors import QflowError
 from flow.rtl.pnr_cache import tool_identity
-from flow.rtl.yosys import yosys_command
+from flow.rtl.yosys import KEPT_MODULES, yosys_command
 
 __all__ = [
     "DEVICES",
@@ -181,8 +181,12 @@ def synth_ecp5(rtl_dir: Path, sources: list[str], out_dir: Path, timeout: float 
     nothing into ``rtl_dir``. Returns the tool, seconds and the ECP5 cells by type."""
     cmd, which = yosys_command()
     rel = Path(os.path.relpath(out_dir, rtl_dir))
+    # The memories of hw/mem are mapped as modules of their own (as in the Xilinx estimate: a ROM column then
+    # maps to LUTs alone instead of being merged with the logic behind it), then flattened for nextpnr.
     script = (f"read_verilog -defer {' '.join(sources)}; hierarchy -top {PNR_TOP}; "
-              f"synth_ecp5 -top {PNR_TOP} -json {rel / NETLIST}; tee -q -o {rel / 'synth_ecp5_stat.json'} stat -json")
+              f"setattr -mod -set keep_hierarchy 1 {KEPT_MODULES}; synth_ecp5 -top {PNR_TOP}; "
+              f"setattr -mod -unset keep_hierarchy *; flatten; opt_clean; write_json {rel / NETLIST}; "
+              f"tee -q -o {rel / 'synth_ecp5_stat.json'} stat -json")
     start = time.perf_counter()
     result = _run([*cmd, "-q", "-l", str(rel / "yosys.log"), "-p", script], rtl_dir, timeout, "Yosys synth_ecp5")
     if result.returncode != 0:

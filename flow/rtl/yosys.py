@@ -66,11 +66,30 @@ def _lut_ff_summary(cells: dict[str, int]) -> dict:
     }
 
 
+def _module_cells(raw: dict[str, dict[str, int]], name: str, depth: int = 0) -> dict[str, int]:
+    """The cells of module ``name`` with those of the modules it instantiates (kept submodules such as
+    ``qflow_rom``) added in, as many times as it instantiates them."""
+    if depth > 32:
+        raise SynthesisError(f"Yosys stat: module hierarchy deeper than 32 levels at {name}")
+    cells: dict[str, int] = {}
+    for kind, count in raw[name].items():
+        sub = kind if kind in raw else "\\" + kind if "\\" + kind in raw else None
+        if sub is not None:
+            for k, v in _module_cells(raw, sub, depth + 1).items():
+                cells[k] = cells.get(k, 0) + count * v
+        elif not kind.startswith("$paramod"):
+            cells[kind] = cells.get(kind, 0) + count
+    return cells
+
+
 def _summaries(stat: dict) -> tuple[dict, dict[str, dict]]:
-    """(design totals, per-module summaries) from ``stat -json`` of a hierarchical design."""
+    """(design totals, per-module summaries, each with its submodules' cells) from ``stat -json`` of a
+    hierarchical design."""
+    raw = {name: {k: int(v) for k, v in mod.get("num_cells_by_type", {}).items()}
+           for name, mod in stat.get("modules", {}).items()}
     modules = {}
-    for name, mod in stat.get("modules", {}).items():
-        cells = {k: int(v) for k, v in mod.get("num_cells_by_type", {}).items() if not k.startswith("$paramod")}
+    for name in raw:
+        cells = _module_cells(raw, name)
         modules[name] = _lut_ff_summary(cells) | {"cells": dict(sorted(cells.items()))}
     design_cells = {
         k: int(v)
@@ -125,11 +144,19 @@ def synth_xilinx(rtl_dir: Path, sources: list[str], top: str, timeout: int = 360
 _WASM_STACK_IN_DSP = "xilinx_dsp_cascade"
 
 
+#: Modules the Xilinx synthesis keeps as modules of their own inside a block: the memories of ``hw/mem``
+#: (mapped alone, a logic ROM column is ceil(depth/64) LUT6; flattened into its block, ABC merged its
+#: multiplexer tree with the logic behind it: 2.6x the LUTs, BENCHMARKS.md issue 19).
+KEPT_MODULES = "*qflow_rom*"
+
+
 def xilinx_script(sources: list[str], top: str, dsp: bool = True) -> str:
-    """The Yosys script of :func:`synth_xilinx` (every block instance of ``top`` kept as its own module)."""
+    """The Yosys script of :func:`synth_xilinx` (every block instance of ``top`` kept as its own module, and
+    :data:`KEPT_MODULES` inside them)."""
     return (
         f"read_verilog -defer {' '.join(sources)}; hierarchy -top {top}; "
-        f"setattr -set keep_hierarchy 1 {top}/c:*; synth_xilinx -flatten{'' if dsp else ' -nodsp'} -top {top}; "
+        f"setattr -set keep_hierarchy 1 {top}/c:*; setattr -mod -set keep_hierarchy 1 {KEPT_MODULES}; "
+        f"synth_xilinx -flatten{'' if dsp else ' -nodsp'} -top {top}; "
         f"tee -q -o synth_stat.json stat -json; select {top}; write_json -selected synth_top.json"
     )
 

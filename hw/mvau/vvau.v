@@ -120,12 +120,18 @@ module vvau #(
 
     generate
         if (DEPTH > 1) begin : g_wrom
-            reg [WWIDTH-1:0] wrom [0:DEPTH-1];
-            reg [WWIDTH-1:0] wq;
-            initial $readmemh(WEIGHT_FILE, wrom);
-            always @(posedge clk) begin
-                if (issue) wq <= wrom[waddr];
-            end
+            wire [WWIDTH-1:0] wq;
+            qflow_rom #(
+                .WIDTH(WWIDTH),
+                .DEPTH(DEPTH),
+                .AW(AW),
+                .INIT_FILE(WEIGHT_FILE)
+            ) u_rom (
+                .clk(clk),
+                .en(issue),
+                .addr(waddr),
+                .q(wq)
+            );
             assign w1 = wq;
         end else begin : g_wconst
             // a single ROM word: constant weights, folded into the logic by synthesis

@@ -100,12 +100,18 @@ module thresholding #(
 
     generate
         if (CF > 1) begin : g_rom
-            reg [RWIDTH-1:0] rom [0:CF-1];
-            reg [RWIDTH-1:0] tq;
-            initial $readmemh(THRESH_FILE, rom);
-            always @(posedge clk) begin
-                if (issue) tq <= rom[cf];
-            end
+            wire [RWIDTH-1:0] tq;
+            qflow_rom #(
+                .WIDTH(RWIDTH),
+                .DEPTH(CF),
+                .AW(AW),
+                .INIT_FILE(THRESH_FILE)
+            ) u_rom (
+                .clk(clk),
+                .en(issue),
+                .addr(cf),
+                .q(tq)
+            );
             assign t1 = tq;
         end else begin : g_const
             // one ROM word: constant thresholds, folded into the comparators by synthesis
