@@ -46,7 +46,11 @@ CONFIGS: dict[str, list[dict[str, int]]] = {
         for i, o, b in [(4, 2, 1), (1, 8, 3), (3, 2, 4), (4, 6, 2), (5, 5, 7), (8, 1, 2), (28, 784, 1), (1, 2, 4)]
     ],
     "axis_fifo": [{"WIDTH": 1, "DEPTH": 2}, {"WIDTH": 37, "DEPTH": 64}],
-    "cmvm": [{"IN_WIDTH": 1, "OUT_WIDTH": 2, "STAGES": 1}, {"IN_WIDTH": 784, "OUT_WIDTH": 640, "STAGES": 4}],
+    "cmvm": [{"IN_WIDTH": 1, "OUT_WIDTH": 2, "STAGES": 1}, {"IN_WIDTH": 784, "OUT_WIDTH": 640, "STAGES": 4},
+             {"IN_WIDTH": 8, "OUT_WIDTH": 64, "STAGES": 1, "SKID_IN": 1},
+             {"IN_WIDTH": 256, "OUT_WIDTH": 768, "STAGES": 3, "SKID_IN": 1}],
+    "qflow_rom": [{"WIDTH": 1, "DEPTH": 2, "AW": 1}, {"WIDTH": 3136, "DEPTH": 64, "AW": 6},
+                  {"WIDTH": 7, "DEPTH": 5, "AW": 3}],
     "skid_buffer": [{"WIDTH": 1}],
     "vvau": [
         {"CH": 8, "K2": 9, "SIMD": 2, "MODE": 1, "IN_BITS": 4, "W_BITS": 4, "ACC_BITS": 12},
