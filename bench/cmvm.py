@@ -17,7 +17,8 @@ Usage::
 
 Rows (arguments): ``mlp1`` (first layer of mlp_w4a4_digits), ``mlp`` (the whole parallel design and each of its
 layers), ``lenet1`` (first convolution of lenet5_w4a4 as a CMVM, from its compiled network.json), ``tfc1``,
-``tfc`` (tfc_w1a1). Each finished row is added to the ``--out`` JSON at once (a rerun skips rows present).
+``tfc`` (tfc_w1a1; ``tfc_rest``: its layers 1-3 alone). ``--only qflow|da4ml`` runs one side. Each finished
+row is added to the ``--out`` JSON at once (a rerun skips rows present).
 """
 
 from __future__ import annotations
@@ -133,14 +134,15 @@ def rows(name: str) -> dict[str, callable]:
         layer = matvecs("tfc_w1a1")[0]
         out["tfc_w1a1 layer 0 qflow cmvm"] = lambda: qflow_layer(layer, work / "q_tfc0")
         out["tfc_w1a1 layer 0 da4ml"] = lambda: da4ml_layer(layer, work / "d_tfc0", DA4ML_FAST)
-    elif name == "tfc":
-        out["tfc_w1a1 network qflow cmvm"] = lambda: network("tfc_w1a1")
+    elif name in ("tfc", "tfc_rest"):
+        if name == "tfc":
+            out["tfc_w1a1 network qflow cmvm"] = lambda: network("tfc_w1a1")
         for i, layer in enumerate(matvecs("tfc_w1a1")[1:], 1):
             out[f"tfc_w1a1 layer {i} qflow cmvm"] = lambda layer=layer, i=i: qflow_layer(layer, work / f"q_tfc{i}")
             out[f"tfc_w1a1 layer {i} da4ml"] = lambda layer=layer, i=i: da4ml_layer(layer, work / f"d_tfc{i}",
                                                                                    DA4ML_FAST)
     else:
-        raise SystemExit(f"bench/cmvm.py: unknown row set {name!r} (mlp1, mlp, lenet1, tfc1, tfc)")
+        raise SystemExit(f"bench/cmvm.py: unknown row set {name!r} (mlp1, mlp, lenet1, tfc1, tfc, tfc_rest)")
     return out
 
 
@@ -148,12 +150,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("sets", nargs="+")
     ap.add_argument("--out", type=Path, default=build_root() / "bench_cmvm.json")
+    ap.add_argument("--only", choices=("qflow", "da4ml"), help="run only the rows of one side")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     done = json.loads(args.out.read_text()) if args.out.is_file() else {}
     for name in args.sets:
         for row, fn in rows(name).items():
-            if row in done:
+            if row in done or (args.only and args.only not in row):
                 continue
             start = time.perf_counter()
             done[row] = fn() | {"wall_s": round(time.perf_counter() - start, 1)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from flow.export import export_qonnx
 from flow.qat import QAct, QLinear, seed_everything
 from flow.rtl.nextpnr import (
     DEVICES,
+    PNR_TOP,
     DoesNotFitError,
     ImplementationError,
     _does_not_fit,
@@ -20,6 +22,7 @@ from flow.rtl.nextpnr import (
     place_and_route,
     plan_io,
     synth_ecp5,
+    write_pnr_top,
 )
 from flow.stages.artefacts import StaleError, require
 from flow.stages.compile import compile_target
@@ -231,6 +234,31 @@ def test_recipes_fit_the_85k_and_are_placed_and_routed(recipe, build_root, capsy
     assert all(u["percent"] is None or u["percent"] <= 100 for u in data["utilisation"].values())
     assert (root / data["bitstream"]["path"]).stat().st_size > 0
     assert "Fmax" in capsys.readouterr().out and "## Place and route" in (root / "report.md").read_text()
+
+
+@pytest.mark.sim
+def test_a_fully_parallel_design_goes_through_synth_ecp5(tmp_path, monkeypatch):
+    """A design with constant multipliers (``cmvm``, modules generated per layer in ``rtl/``) is read whole by
+    the implement stage's synthesis: every generated module is among its sources."""
+    from flow.compile.folding import Folding
+    from flow.rtl.harness import load_design
+    from flow.stages.compile import load_network
+
+    monkeypatch.setenv("QFLOW_BUILD", str(tmp_path / "build"))
+    seed_everything(0)
+    model = nn.Sequential(QAct("uint4"), QLinear(16, 8, "int4"), nn.BatchNorm1d(8), QAct("uint4"),
+                          QLinear(8, 4, "int4")).eval()
+    path = tmp_path / "par.onnx"
+    export_qonnx(model, (16,), path)
+    target = resolve(path)
+    compile_target(target, Folding.parse("parallel"))
+    net, _ = load_network(target.paths.root)
+    design = load_design(target.paths.rtl, net)
+    assert [s for s in design.sources if s.startswith("cmvm_")]
+    out = target.paths.root / "pnr"
+    wrapper = write_pnr_top(out / f"{PNR_TOP}.v", design.top, plan_io(design.interface, 32))
+    cells = synth_ecp5(design.directory, [*design.sources, os.path.relpath(wrapper, design.directory)], out)["cells"]
+    assert cells.get("LUT4", 0) > 0 and cells.get("TRELLIS_FF", 0) > 0
 
 
 @pytest.mark.sim

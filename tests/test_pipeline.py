@@ -21,6 +21,7 @@ from flow.compile.pipeline import AUTO_FANIN, Pipeline
 from flow.errors import UnsupportedError
 from flow.export import export_qonnx
 from flow.qat import QAct, QConv2d, QLinear, seed_everything
+from flow.rtl.harness import load_design
 from flow.stages.compile import compile_target, load_network
 from flow.stages.simulate import simulate_target
 from flow.stages.target import resolve
@@ -147,6 +148,11 @@ def test_a_network_with_register_stages_is_exact_and_its_timing_is_predicted(mod
     net, _ = load_network(target.paths.root)
     units = [layer for layer in flat_layers(net.layers) if type(layer).__name__ == "MatVec"]
     assert any(u.fanin for u in units) and all(u.params.tree_regs for u in units if u.fanin)
+    # what synthesis and place and route read: the generated per-layer modules too, before the top
+    generated = sorted(p.name for p in target.paths.rtl.glob("cmvm_*.v"))
+    sources = load_design(target.paths.rtl, net).sources
+    assert sorted(s for s in sources if s.startswith("cmvm_")) == generated and sources[-1] == "top.v"
+    assert bool(generated) == (folding == "parallel")
     sim = simulate_target(target, stall_percent=40)
     assert (sim["mismatches_with_stalls"], sim["mismatches_without_stalls"]) == (0, 0)
     assert sim["cycles_per_inference_measured"] == sim["cycles_per_inference_predicted"]

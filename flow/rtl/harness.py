@@ -31,7 +31,9 @@ def load_design(directory: Path, net: Network) -> RtlDesign:
     if written != [b.instance for b in blocks]:
         raise QflowError(f"{directory}: its blocks {written} are not those of the network "
                          f"{[b.instance for b in blocks]}; run `qflow compile` again")
-    sources = [f"hw/{p.name}" for p in sorted((Path(directory) / "hw").glob("*.v"))] + ["top.v"]
+    # as write_rtl lists them: the hw/ copies, the blocks' modules generated per layer (cmvm), the top
+    generated = [b.memory_file for b in blocks if b.memory_file and b.memory_file.endswith(".v")]
+    sources = [f"hw/{p.name}" for p in sorted((Path(directory) / "hw").glob("*.v"))] + generated + ["top.v"]
     return RtlDesign(directory=Path(directory), top=TOP, sources=sources, interface=interface, blocks=blocks)
 
 
