@@ -240,18 +240,12 @@ def test_recipes_fit_the_85k_and_are_placed_and_routed(recipe, build_root, capsy
 def test_a_fully_parallel_design_goes_through_synth_ecp5(tmp_path, monkeypatch):
     """A design with constant multipliers (``cmvm``, modules generated per layer in ``rtl/``) is read whole by
     the implement stage's synthesis: every generated module is among its sources."""
-    from flow.compile.folding import Folding
     from flow.rtl.harness import load_design
     from flow.stages.compile import load_network
+    from tests.conftest import compile_tiny_mlp
 
     monkeypatch.setenv("QFLOW_BUILD", str(tmp_path / "build"))
-    seed_everything(0)
-    model = nn.Sequential(QAct("uint4"), QLinear(16, 8, "int4"), nn.BatchNorm1d(8), QAct("uint4"),
-                          QLinear(8, 4, "int4")).eval()
-    path = tmp_path / "par.onnx"
-    export_qonnx(model, (16,), path)
-    target = resolve(path)
-    compile_target(target, Folding.parse("parallel"))
+    target = compile_tiny_mlp(tmp_path / "par.onnx", "parallel")
     net, _ = load_network(target.paths.root)
     design = load_design(target.paths.rtl, net)
     assert [s for s in design.sources if s.startswith("cmvm_")]

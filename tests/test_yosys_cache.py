@@ -317,23 +317,11 @@ def test_qflow_estimate_per_block_then_cached_and_a_yosys_failure_is_one_error_l
     """``qflow estimate`` on a tiny compiled MLP: synth.json per block with the cache counts, a second run all
     from the cache (same figures), and a broken ``hw/`` copy: both Yosys runs fail, one ``qflow: error:`` line,
     exit 2, no synth.json left."""
-    from torch import nn
-
     from flow.cli import main
-    from flow.compile.folding import Folding
-    from flow.export import export_qonnx
-    from flow.qat import QAct, QLinear, seed_everything
-    from flow.stages.compile import compile_target
-    from flow.stages.target import resolve
+    from tests.conftest import compile_tiny_mlp
 
-    seed_everything(0)
-    model = nn.Sequential(QAct("uint4"), QLinear(16, 8, "int4"), nn.BatchNorm1d(8), QAct("uint4"),
-                          QLinear(8, 4, "int4")).eval()
     path = tmp_path / "tiny_est.onnx"
-    export_qonnx(model, (16,), path)
-    target = resolve(path)
-    compile_target(target, Folding.parse("folded"))
-    root = target.paths.root
+    root = compile_tiny_mlp(path, "folded").paths.root
     assert main(["-q", "estimate", str(path)]) == 0
     first = json.loads((root / "synth.json").read_text())
     assert first["mode"] == "per block" and first["cache"]["misses"] == first["cache"]["unique"] > 0
