@@ -145,9 +145,9 @@ def test_an_artefact_of_another_qflow_version_is_refused(tmp_path):
 
 
 @pytest.mark.sim
-def test_synth_skips_stages_whose_artefacts_are_fresh(onnx_file, build_root, capsys):
+def test_synth_skips_stages_whose_artefacts_are_fresh(onnx_file, build_root, capsys, monkeypatch):
     """A second synth with the same inputs and options skips compile, simulate and estimate; other stall
-    options rerun the simulation only; a new folding reruns from compile."""
+    options rerun the simulation only; a new folding, or other qflow sources, rerun from compile."""
     from flow.stages.synth import synth
 
     def lines(**options) -> str:
@@ -162,3 +162,8 @@ def test_synth_skips_stages_whose_artefacts_are_fresh(onnx_file, build_root, cap
     assert "compile (up to date, skipped)" in third and "simulate (up to date" not in third
     fourth = lines(folding="parallel")
     assert "up to date" not in fourth
+    # other qflow sources (an edited hw/ block): the compile stage and everything after it run again
+    import flow.stages.compile as compile_stage
+
+    monkeypatch.setattr(compile_stage, "generator_digest", lambda: "0" * 64)
+    assert "up to date" not in lines(folding="parallel")

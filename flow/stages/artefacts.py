@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 import flow
 from flow.errors import QflowError
 from flow.io import write_json
+from flow.paths import HW_ROOT
 
 __all__ = ["DOWNSTREAM", "BuildLockedError", "StaleError", "build_lock", "digest", "invalidate", "locked",
            "require", "up_to_date", "write_artefact"]
@@ -47,6 +48,23 @@ class StaleError(QflowError):
 
 class BuildLockedError(QflowError):
     """Another qflow run is writing the same build directory."""
+
+
+#: The package's sources: a digest over them names the generator that made an artefact.
+FLOW_ROOT = Path(flow.__file__).resolve().parent
+
+
+@functools.lru_cache(maxsize=1)
+def generator_digest() -> str:
+    """SHA-256 over qflow's own sources (``flow/**/*.py``, the RTL templates, ``hw/**/*.v``), names included: an
+    artefact made by other code (an edited block in ``hw/``, a changed lowering) is stale even at the same
+    version number. Computed once per process."""
+    h = hashlib.sha256()
+    files = [*FLOW_ROOT.rglob("*.py"), *(FLOW_ROOT / "rtl" / "templates").glob("*"), *HW_ROOT.rglob("*.v")]
+    for path in sorted(p for p in files if p.is_file()):
+        name = path.relative_to(FLOW_ROOT.parent) if path.is_relative_to(FLOW_ROOT.parent) else path.name
+        h.update(str(name).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
 
 
 _HELD: dict[Path, int] = {}  # build directories this process has locked -> how many holders

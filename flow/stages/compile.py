@@ -27,7 +27,7 @@ from flow.frontend.prepare import Prepared, prepare
 from flow.io import atomic_path, quiet_stdout
 from flow.reference import Reference
 from flow.rtl import backend as rtl_backend
-from flow.stages.artefacts import digest, invalidate, locked, require, write_artefact
+from flow.stages.artefacts import digest, generator_digest, invalidate, locked, require, write_artefact
 from flow.stages.quality import quality
 from flow.stages.target import Target
 from flow.stages.train import recipe_dataset
@@ -148,12 +148,14 @@ def _checks(target: Target, prepared: Prepared, net: Network, original, x: np.nd
 
 def compile_options(target: Target, folding: Folding, inputs: Path | None = None, prune: bool | None = None,
                     cmvm: bool = True) -> dict:
-    """What besides its input files decides the compile stage's result (recorded in ``network.json``);
+    """What besides its input files decides the compile stage's result (recorded in ``network.json``), the
+    digest of qflow's own sources included (an edited ``hw/`` block or lowering makes the build stale);
     ``prune`` ``None`` is the target's default (:attr:`Target.prune`)."""
     return {"folding": folding.label, "layer_folding": {k: list(v) for k, v in folding.layers.items()},
             "pipeline": folding.pipeline.label, "clock_mhz": target.clock_mhz,
             "inputs": digest(Path(inputs)) if inputs is not None else None,
-            "prune": target.prune if prune is None else bool(prune), "cmvm": bool(cmvm)}
+            "prune": target.prune if prune is None else bool(prune), "cmvm": bool(cmvm),
+            "generator": generator_digest()}
 
 
 @locked

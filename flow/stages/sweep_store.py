@@ -9,7 +9,6 @@ ones); an interrupted sweep therefore resumes where it stopped.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import importlib.metadata
 import json
@@ -17,14 +16,12 @@ import logging
 from pathlib import Path
 
 from flow.io import write_json
-from flow.paths import HW_ROOT
 from flow.rtl.yosys import SynthesisError, yosys_command
+from flow.stages.artefacts import generator_digest
 
 __all__ = ["PointStore", "point_key", "qflow_fingerprint", "tool_versions"]
 
 log = logging.getLogger(__name__)
-
-FLOW_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _version(package: str) -> str:
@@ -34,17 +31,10 @@ def _version(package: str) -> str:
         return "missing"
 
 
-@functools.lru_cache(maxsize=1)
 def qflow_fingerprint() -> dict:
-    """qflow's version and a sha256 of its sources (``flow/**/*.py``, ``hw/**/*.v``, the RTL templates): a
+    """qflow's version and a sha256 of its sources (:func:`flow.stages.artefacts.generator_digest`): a
     generator that changed invalidates every cached point, even at the same version number."""
-    h = hashlib.sha256()
-    files = [*FLOW_ROOT.rglob("*.py"), *(FLOW_ROOT / "rtl" / "templates").glob("*"), *HW_ROOT.rglob("*.v")]
-    for path in sorted(p for p in files if p.is_file()):
-        name = path.relative_to(FLOW_ROOT.parent) if path.is_relative_to(FLOW_ROOT.parent) else path.name
-        h.update(str(name).encode())
-        h.update(b"\0" + path.read_bytes() + b"\0")
-    return {"qflow": _version("qflow"), "qflow_source": h.hexdigest()}
+    return {"qflow": _version("qflow"), "qflow_source": generator_digest()}
 
 
 def tool_versions(simulate: bool, yosys: bool, pnr: bool = False) -> dict:
