@@ -22,16 +22,23 @@ import sys
 import time
 from pathlib import Path
 
+from flow.estimate.resources import compare, estimate_network
+from flow.stages.compile import load_network
+
 REPO = Path(__file__).resolve().parents[1]
 BOUND = 0.15
 COPY = ("model.pt", "model.qonnx.onnx", "export.json", "metrics.json")
 
 
+def build_dir(root: Path, recipe: str, folding: str | None) -> Path:
+    """Where a row is built: ``root/<recipe>`` at the default folding, ``root/@<folding>/<recipe>`` otherwise."""
+    return root / recipe if folding is None else root / f"@{folding}" / recipe
+
+
 def run_row(recipe: str, folding: str | None, root: Path) -> dict:
     """Compile and estimate ``recipe`` at ``folding`` (``None``: the recipe's default) under ``root``."""
-    src = REPO / "build" / recipe
-    root = root if folding is None else root / f"@{folding}"
-    dst = root / recipe
+    src, dst = REPO / "build" / recipe, build_dir(root, recipe, folding)
+    root = dst.parent
     if not (src / "model.pt").is_file() or not (src / "model.qonnx.onnx").is_file():
         return {"status": f"not built: no checkpoint and export in {src}"}
     shutil.rmtree(dst, ignore_errors=True)
@@ -54,9 +61,6 @@ def run_row(recipe: str, folding: str | None, root: Path) -> dict:
 
 def figures(build: Path) -> dict:
     """Estimate (the current code's, from ``network.json``) vs the Yosys counts in ``synth.json``, LUT and FF."""
-    from flow.estimate.resources import compare, estimate_network
-    from flow.stages.compile import load_network
-
     net, _ = load_network(build)
     synth = json.loads((build / "synth.json").read_text())
     total = compare(estimate_network(net), synth)["total"]
@@ -82,9 +86,8 @@ def main() -> int:
     print("|---|---|---|---|---|---|")
     for label, row in done.items():
         if row.get("status") == "ok":  # the estimate of the code as it is now, on the synthesized design
-            recipe = label.split(" ")[0]
-            folding = label.split("(")[1].rstrip(")")
-            row.update(figures(args.root / recipe if folding == "default" else args.root / f"@{folding}" / recipe))
+            recipe, folding = label.split(" (")[0], label.split(" (")[1].rstrip(")")
+            row.update(figures(build_dir(args.root, recipe, None if folding == "default" else folding)))
         if row.get("status") != "ok":
             print(f"| {label} | {row.get('status')} | | | | |")
             continue

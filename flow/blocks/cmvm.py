@@ -34,7 +34,7 @@ import numpy as np
 
 from flow.blocks import mvau
 from flow.blocks.cmvm_graph import AdderGraph, from_da4ml
-from flow.blocks.cmvm_verilog import emit_layer, node_stages, skid_on_input
+from flow.blocks.cmvm_verilog import emit_layer, node_stages
 from flow.blocks.cost import OpEnergy, Resources, add_pj, carry4
 from flow.blocks.mvau_params import MvauMode, MvauParams, check_w
 from flow.blocks.spec import BlockSpec, Stream, accept_times
@@ -136,8 +136,9 @@ class CmvmParams:
 
     @property
     def skid_in(self) -> bool:
-        """The register slice sits before the input register (the input side is the narrower)."""
-        return skid_on_input(self.mw * self.in_bits, self.mh * self.acc_bits)
+        """The register slice sits before the input register (``SKID_IN`` of ``hw/cmvm/cmvm.v``): on the narrower
+        side, since its multiplexer costs one LUT per bit (the output side on a tie)."""
+        return self.mw * self.in_bits < self.mh * self.acc_bits
 
     @property
     def slice_bits(self) -> int:
@@ -273,7 +274,8 @@ def verilog(params: CmvmParams, W: np.ndarray, comment: str = "") -> str:
         raise ValueError(f"cmvm: {params.module}: the solution needs {g.stages(params.levels)} stages at "
                          f"levels={params.levels}, the parameters say {params.stages}")
     return emit_layer(g, params.module, mw=params.mw, mh=params.mh, in_bits=params.in_bits,
-                      acc_bits=params.acc_bits, levels=params.levels, stages=params.stages, comment=comment)
+                      acc_bits=params.acc_bits, levels=params.levels, stages=params.stages, skid_in=params.skid_in,
+                      comment=comment)
 
 
 # ---------------------------------------------------------------------------------------------- timing

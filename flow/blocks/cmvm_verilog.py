@@ -17,15 +17,9 @@ import jinja2
 
 from flow.blocks.cmvm_graph import AdderGraph
 
-__all__ = ["emit_layer", "node_stages", "skid_on_input"]
+__all__ = ["emit_layer", "node_stages"]
 
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "cmvm_layer.v.j2"
-
-
-def skid_on_input(in_width: int, out_width: int) -> bool:
-    """Whether the register slice goes before the input register (``SKID_IN`` of ``hw/cmvm/cmvm.v``): on the
-    narrower side, since its multiplexer costs one LUT per bit (the output side on a tie)."""
-    return in_width < out_width
 
 
 def node_stages(graph: AdderGraph, levels: int) -> list[int]:
@@ -74,7 +68,7 @@ def _literal(value: int, bits: int) -> str:
 
 
 def emit_layer(graph: AdderGraph, module: str, *, mw: int, mh: int, in_bits: int, acc_bits: int,
-               levels: int, stages: int, comment: str = "") -> str:
+               levels: int, stages: int, skid_in: bool, comment: str = "") -> str:
     """The Verilog text of the layer module ``module`` (ports ``clk``, ``rst_n``, ``s_axis_*``, ``m_axis_*``;
     parameters ``MW``, ``MH``, ``IN_BITS``, ``ACC_BITS`` checked against the generated values)."""
     stage = node_stages(graph, levels)
@@ -146,7 +140,7 @@ def emit_layer(graph: AdderGraph, module: str, *, mw: int, mh: int, in_bits: int
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     return env.get_template(TEMPLATE.name).render(
         module=module, mw=mw, mh=mh, in_bits=in_bits, acc_bits=acc_bits, levels=levels, stages=stages,
-        skid_in=int(skid_on_input(mw * in_bits, mh * acc_bits)),
+        skid_in=int(skid_in),
         comment=comment, adders=len(graph.adders()), depth=graph.depth(),
         body="\n".join(decls + reg_decls + assigns + outs), reg_assigns="\n".join(reg_assigns),
     )

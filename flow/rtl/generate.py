@@ -59,6 +59,12 @@ def _hw_sources() -> list[Path]:
     return sorted(HW_ROOT.glob("*/*.v"))
 
 
+def design_sources(hw_names: list[str], generated: list[str]) -> list[str]:
+    """The design's Verilog sources in compile order, relative to its directory: the ``hw/`` copies, the blocks'
+    modules generated per layer (``cmvm_<layer>.v``), then the top."""
+    return [f"hw/{name}" for name in hw_names] + generated + ["top.v"]
+
+
 def _render(name: str, **context) -> str:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -220,19 +226,15 @@ def write_rtl(net: Network, directory: str | Path, source: str = "") -> RtlDesig
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     try:
         (tmp / "hw").mkdir()
-        sources = []
         for src in _hw_sources():
             shutil.copy2(src, tmp / "hw" / src.name)
-            sources.append(f"hw/{src.name}")
         (tmp / "top.v").write_text(top_v)
-        sources.append("top.v")
         (tmp / "harness.v").write_text(harness_v)
         shutil.copy2(TEMPLATES / "harness_main.cpp", tmp / "harness_main.cpp")
         shutil.copy2(TEMPLATES / "harness_io.cpp", tmp / "harness_io.cpp")
         for name, lines in mems.items():
             (tmp / name).write_text("\n".join(lines) + "\n")
-            if name.endswith(".v"):  # a block's module generated per layer (cmvm): compiled before the top
-                sources.insert(len(sources) - 1, name)
+        sources = design_sources([src.name for src in _hw_sources()], [n for n in mems if n.endswith(".v")])
         (tmp / "interface.json").write_text(json.dumps(iface, indent=2) + "\n")
         if directory.exists():
             shutil.rmtree(directory)
@@ -297,5 +299,5 @@ def unpack_output_beats(net: Network, beats: list[int]) -> np.ndarray:
     return values.reshape(-1, _output_features(net))
 
 
-__all__ = ["TOP", "RtlDesign", "pack_input_beats", "pack_input_words", "pack_output_beats",
+__all__ = ["TOP", "RtlDesign", "design_sources", "pack_input_beats", "pack_input_words", "pack_output_beats",
            "unpack_output_beats", "unpack_output_words", "write_rtl"]

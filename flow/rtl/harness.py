@@ -10,7 +10,14 @@ import numpy as np
 
 from flow.compile.network import Network
 from flow.errors import QflowError
-from flow.rtl.generate import MAX_HARNESS_BEATS, TOP, RtlDesign, pack_input_words, unpack_output_words
+from flow.rtl.generate import (
+    MAX_HARNESS_BEATS,
+    TOP,
+    RtlDesign,
+    design_sources,
+    pack_input_words,
+    unpack_output_words,
+)
 from flow.rtl.plan import plan
 from flow.rtl.verilator import HarnessRun, merge_runs, run_harness
 
@@ -31,9 +38,8 @@ def load_design(directory: Path, net: Network) -> RtlDesign:
     if written != [b.instance for b in blocks]:
         raise QflowError(f"{directory}: its blocks {written} are not those of the network "
                          f"{[b.instance for b in blocks]}; run `qflow compile` again")
-    # as write_rtl lists them: the hw/ copies, the blocks' modules generated per layer (cmvm), the top
     generated = [b.memory_file for b in blocks if b.memory_file and b.memory_file.endswith(".v")]
-    sources = [f"hw/{p.name}" for p in sorted((Path(directory) / "hw").glob("*.v"))] + generated + ["top.v"]
+    sources = design_sources([p.name for p in sorted((Path(directory) / "hw").glob("*.v"))], generated)
     return RtlDesign(directory=Path(directory), top=TOP, sources=sources, interface=interface, blocks=blocks)
 
 
